@@ -1,0 +1,94 @@
+"""The Python API: the same operations as the CLI (which is a thin layer over these functions).
+
+Options are the CLI's RUN OPTIONS with underscores; user errors raise asr_dist.UserError with the
+message the CLI prints.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from .config import RunConfig, from_dict, load_yaml
+from .errors import RunFailed, UserError
+from .runs import SUMMARY_FILE
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def config_from(config: str | RunConfig | None = None, **run_options) -> RunConfig:
+    base = config if isinstance(config, RunConfig) else (load_yaml(config) if config else RunConfig())
+    options = {k: v for k, v in run_options.items() if v is not None}
+    return from_dict(options, base, source="options") if options else base
+
+
+def profile(simulate: str | None = None):
+    from .launching.prepare import inventory_for
+
+    return inventory_for(RunConfig(simulate=simulate))
+
+
+def plan(config: str | RunConfig | None = None, say=_say, **run_options):
+    """The Plan for these options: `.chosen`, `.candidates`, `.to_dict()` (= `plan --json`)."""
+    from .launching.prepare import plan_from_config
+
+    return plan_from_config(config_from(config, **run_options), say)[0]
+
+
+def launch(config: str | RunConfig | None = None, dry_run: bool = False, say=_say, **run_options) -> dict:
+    """Plan, write configs, run `accelerate launch`; returns run_summary.json as a dict
+    (with dry_run: the command and the files written, nothing started)."""
+    from .launching.prepare import prepare_run
+    from .launching.runner import run
+
+    prepared = prepare_run(config_from(config, **run_options), say)
+    info = {"run_dir": prepared.run_dir, "accelerate_config": prepared.accelerate_yaml,
+            "deepspeed_config": prepared.deepspeed_json, "command": prepared.command.shell(),
+            "strategy": prepared.plan.chosen.strategy}
+    if dry_run:
+        return info
+    say(f"plan: {prepared.plan.chosen.strategy} x{prepared.plan.chosen.num_processes} "
+        f"({prepared.plan.chosen.precision}, micro-batch {prepared.plan.chosen.micro_batch_seconds:.1f} s x "
+        f"{prepared.plan.chosen.gradient_accumulation_steps} accumulation); run folder {prepared.run_dir}")
+    say(f"launching: {prepared.command.shell()}")
+    code = run(prepared.command)
+    summary_path = os.path.join(prepared.run_dir, SUMMARY_FILE)
+    summary = None
+    if os.path.isfile(summary_path) and os.path.getmtime(summary_path) >= os.path.getmtime(
+            os.path.join(prepared.run_dir, "run_config.yaml")):
+        with open(summary_path, encoding="utf-8") as fh:
+            summary = json.load(fh)
+    if summary is None or (code != 0 and summary.get("exit_code", 0) == 0):
+        raise RunFailed(f"training exited with code {code}; see the output above and {prepared.run_dir}/logs")
+    summary["run_dir"] = prepared.run_dir
+    return summary
+
+
+def evaluate(model_dir: str, manifest: str, max_utterances: int | None = None) -> dict:
+    """WER/CER of a saved model folder on a manifest (greedy CTC decoding)."""
+    import torch
+
+    from .data.filtering import filter_entries
+    from .data.manifest import read_manifest
+    from .data.text import TextNormalizer
+    from .train.evaluate import error_rates, transcribe
+    from .train.model import load_processor
+
+    if not os.path.isdir(model_dir):
+        raise UserError(f"MODEL_DIR: not a folder: {model_dir}")
+    processor = load_processor(model_dir)
+    from transformers import Wav2Vec2ForCTC
+
+    model = Wav2Vec2ForCTC.from_pretrained(model_dir)
+    fps = 16000 / model.config.inputs_to_logits_ratio
+    data = filter_entries(read_manifest(manifest), normalizer=TextNormalizer(), min_duration=0.0,
+                          max_duration=float("inf"), frames_per_second=fps, vocab=processor.tokenizer.get_vocab())
+    utts = data.kept[:max_utterances] if max_utterances else data.kept
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model.to(device)
+    hyps = transcribe(model, processor, utts, device=device)
+    result = error_rates([u.text for u in utts], hyps)
+    result.update(utterances=len(utts), skipped=dict(data.skipped))
+    return result

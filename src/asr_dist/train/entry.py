@@ -1,0 +1,73 @@
+"""`asr-dist train` / `python -m asr_dist.train`: what `accelerate launch` starts on every rank.
+
+Reads the run folder the launcher prepared (plan.json, vocab/processor), builds the Accelerator
+whose state (single, DDP, DeepSpeed) comes from the accelerate config it was launched with, and
+runs the loop.
+"""
+from __future__ import annotations
+
+import json
+import os
+from datetime import timedelta
+
+from ..config import RunConfig
+from ..errors import UserError
+from ..runs import PLAN_FILE, SUMMARY_FILE, load_data, read_vocab, resolve_inputs
+from . import checkpoint as ckpt
+from .loop import Trainer, TrainPlan
+from .model import build_model, build_processor, folder_has_processor, load_processor
+
+
+def make_accelerator(plan: TrainPlan):
+    import torch
+    from accelerate import Accelerator
+    from accelerate.utils import InitProcessGroupKwargs
+
+    deepspeed = os.environ.get("ACCELERATE_USE_DEEPSPEED", "false").lower() == "true"
+    on_cpu = not torch.cuda.is_available()
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    # gloo on CPU (without it Accelerate believes every rank is rank 0 of 1 under DeepSpeed), and
+    # a 10-minute collective timeout instead of 30 so a dead rank cannot hang the job for long
+    kwargs = [InitProcessGroupKwargs(backend="gloo" if on_cpu else "nccl", timeout=timedelta(minutes=10))] if distributed else []
+    # Accelerator(cpu=True) makes a MULTI_GPU launch run DDP over gloo on CPU; with DeepSpeed it
+    # must stay False (DeepSpeed's own CPU accelerator takes over; cpu=True would drop DeepSpeed).
+    extra = {} if deepspeed else {"gradient_accumulation_steps": plan.accumulation}
+    acc = Accelerator(cpu=on_cpu and not deepspeed, kwargs_handlers=kwargs, **extra)
+    return acc
+
+
+def read_plan(run_dir: str) -> dict:
+    path = os.path.join(run_dir, PLAN_FILE)
+    if not os.path.isfile(path):
+        raise UserError(f"{path}: no plan in the run folder; start runs with `asr-dist launch` "
+                        f"(or `asr-dist launch --dry-run` to prepare the folder)")
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def train_main(cfg: RunConfig) -> int:
+    if not cfg.output_dir:
+        raise UserError("--output-dir: `asr-dist train` needs the run folder prepared by `asr-dist launch`")
+    cfg = resolve_inputs(cfg, say=lambda *_: None)
+    run_dir = cfg.output_dir
+    plan_dict = read_plan(run_dir)
+    plan = TrainPlan.from_plan_dict(plan_dict)
+    acc = make_accelerator(plan)
+    with acc.main_process_first():  # the main rank writes the processor; the others then read it
+        if not folder_has_processor(run_dir):
+            build_processor(load_data(cfg).vocab, run_dir)
+    processor = load_processor(run_dir)
+    data = load_data(cfg, vocab=read_vocab(run_dir))
+    resume = ckpt.resolve_resume(cfg.resume, run_dir)
+    if acc.is_main_process:
+        ckpt.clean_partial(run_dir)
+    model = build_model(cfg.model, processor, gradient_checkpointing=plan.gradient_checkpointing,
+                        freeze_feature_encoder=cfg.freeze_feature_encoder)
+    trainer = Trainer(cfg, plan, acc, processor, model, data.train.kept,
+                      data.eval.kept if data.eval else [], run_dir, data.skipped(), plan_dict)
+    summary, code = trainer.run(resume)
+    if acc.is_main_process:
+        ckpt.write_json_atomic(os.path.join(run_dir, SUMMARY_FILE), summary)
+    acc.wait_for_everyone()
+    acc.end_training()
+    return code

@@ -1,0 +1,45 @@
+"""Greedy CTC decoding and WER/CER with jiwer."""
+from __future__ import annotations
+
+import jiwer
+import torch
+
+from .batches import Collator
+from ..data.sampler import pack_by_budget
+
+
+def error_rates(refs: list[str], hyps: list[str]) -> dict:
+    if not refs:
+        return {"wer": float("nan"), "cer": float("nan")}
+    # jiwer rejects empty references; an empty hypothesis is fine
+    return {"wer": float(jiwer.wer(refs, hyps)), "cer": float(jiwer.cer(refs, hyps))}
+
+
+@torch.no_grad()
+def transcribe(model, processor, utterances, *, device, budget_seconds: float = 60.0,
+               autocast=None) -> list[str]:
+    """Greedy CTC transcripts in the order of `utterances`. Logits are cut per row to the frames
+    its real audio produces, so padding cannot emit characters."""
+    collate = Collator(processor, with_labels=False)
+    durations = [u.duration for u in utterances]
+    order = sorted(range(len(utterances)), key=lambda i: durations[i])
+    out: dict[int, str] = {}
+    base = getattr(model, "module", model)
+    was_training = model.training
+    model.eval()
+    try:
+        for group in pack_by_budget(order, durations, budget_seconds):
+            batch = collate([utterances[i] for i in group])
+            inputs = batch.model_inputs(device)
+            if autocast is not None:
+                with autocast():
+                    logits = model(**inputs).logits
+            else:
+                logits = model(**inputs).logits
+            frames = base._get_feat_extract_output_lengths(batch.input_lengths).tolist()
+            ids = logits.argmax(-1).cpu()
+            for row, i in enumerate(group):
+                out[i] = processor.decode(ids[row, : frames[row]])
+    finally:
+        model.train(was_training)
+    return [out[i] for i in range(len(utterances))]

@@ -1,0 +1,319 @@
+"""The training loop that `accelerate launch` runs on every rank (our own loop, not HF Trainer).
+
+One optimizer step = `accumulation` micro-batches per rank, each under `micro_batch_seconds` of
+padded audio; with W ranks the step sees about micro x accumulation x W audio seconds. Each
+micro-batch's loss is weighted by its share of the step's utterances, so the gradient is the mean
+over utterances however the step is cut into micro-batches.
+"""
+from __future__ import annotations
+
+import math
+import os
+import random
+import signal
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ..config import RunConfig
+from ..data.sampler import DurationBatchSampler
+from . import checkpoint as ckpt
+from .batches import Collator
+from .evaluate import error_rates, transcribe
+from .monitor import Monitor, peak_memory_bytes
+
+EXIT_SIGNALLED = 75  # stopped by SIGTERM/SIGUSR1 after writing a checkpoint (EX_TEMPFAIL)
+
+
+@dataclass(frozen=True)
+class TrainPlan:
+    """The parts of the plan the loop acts on."""
+
+    strategy: str
+    micro_batch_seconds: float
+    accumulation: int
+    precision: str
+    gradient_checkpointing: bool
+    predicted_peak_bytes: int = 0
+
+    @classmethod
+    def from_plan_dict(cls, plan: dict) -> "TrainPlan":
+        c = plan["chosen"]
+        return cls(c["strategy"], float(c["micro_batch_seconds"]), int(c["gradient_accumulation_steps"]),
+                   c["precision"], bool(c["gradient_checkpointing"]), int(c["bytes_per_gpu"]["total"]))
+
+
+@dataclass
+class Counters:
+    step: int = 0
+    samples_seen: int = 0
+    audio_seconds_seen: float = 0.0
+    nonfinite_steps: int = 0
+    nonfinite_in_row: int = 0
+    best_wer: float | None = None
+    best_step: int | None = None
+    last_eval: dict = field(default_factory=dict)
+    train_loss: float | None = None
+    wall_seconds_before: float = 0.0  # time spent in earlier (resumed-from) segments
+
+
+class StopRequest:
+    """SIGTERM/SIGUSR1 set a flag; the loop checkpoints at the next step boundary."""
+
+    def __init__(self):
+        self.signum = 0
+        for sig in (signal.SIGTERM, signal.SIGUSR1):
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum, _frame):
+        self.signum = signum
+
+
+def _rng_seed_all(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _sum_over_ranks(accelerator, values: list[float]) -> list[float]:
+    """Sum of a few numbers over ranks, in one collective (none with a single process)."""
+    if accelerator.num_processes == 1:
+        return list(values)
+    import torch.distributed as dist
+
+    t = torch.tensor(values, dtype=torch.float64, device=accelerator.device)
+    dist.all_reduce(t, op=dist.ReduceOp.SUM)
+    return t.tolist()
+
+
+def _inject_nonfinite_steps() -> set[int]:
+    """ASR_DIST_INJECT_NONFINITE="3,4": make the loss of those steps NaN (fault injection)."""
+    raw = os.environ.get("ASR_DIST_INJECT_NONFINITE", "")
+    return {int(x) for x in raw.split(",") if x.strip()}
+
+
+class Trainer:
+    def __init__(self, cfg: RunConfig, plan: TrainPlan, accelerator, processor, model, train_utts,
+                 eval_utts, run_dir: str, skipped: dict, plan_dict: dict):
+        self.cfg, self.plan, self.acc = cfg, plan, accelerator
+        self.processor, self.train_utts, self.eval_utts = processor, train_utts, eval_utts
+        self.run_dir, self.skipped, self.plan_dict = run_dir, skipped, plan_dict
+        self.collate = Collator(processor)
+        self.counters = Counters()
+        params = [p for p in model.parameters() if p.requires_grad]
+        lr = cfg.learning_rate
+        optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=cfg.weight_decay)
+        from transformers import get_scheduler
+
+        warmup = cfg.warmup_steps if cfg.warmup_steps is not None else max(1, cfg.max_steps // 10)
+        # not passed to prepare(): Accelerate would step it once per process per optimizer step
+        self.scheduler = get_scheduler(cfg.lr_schedule if cfg.lr_schedule != "constant" else "constant_with_warmup",
+                                       optimizer, num_warmup_steps=warmup, num_training_steps=cfg.max_steps)
+        self.model, self.optimizer = accelerator.prepare(model, optimizer)
+        accelerator.register_for_checkpointing(self.scheduler)
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.sampler = DurationBatchSampler([u.duration for u in train_utts], plan.micro_batch_seconds,
+                                            seed=cfg.seed, world_size=accelerator.num_processes,
+                                            rank=accelerator.process_index)
+        self.stop = StopRequest()
+        self.inject_nonfinite = _inject_nonfinite_steps()
+
+    # --- state ---------------------------------------------------------------------------------
+    def trainer_state(self) -> dict:
+        c = self.counters
+        return {"step": c.step, "samples_seen": c.samples_seen, "audio_seconds_seen": c.audio_seconds_seen,
+                "nonfinite_steps": c.nonfinite_steps, "best_wer": c.best_wer, "best_step": c.best_step,
+                "last_eval": c.last_eval, "train_loss": c.train_loss,
+                "wall_seconds": c.wall_seconds_before + (time.time() - self.t0),
+                "sampler": self.sampler.state_dict(), "plan": self.plan_dict}
+
+    def resume_from(self, path: str) -> None:
+        self.acc.load_state(path)
+        s = ckpt.read_state(path)
+        self.counters = Counters(step=s["step"], samples_seen=s["samples_seen"],
+                                 audio_seconds_seen=s["audio_seconds_seen"],
+                                 nonfinite_steps=s["nonfinite_steps"], best_wer=s["best_wer"],
+                                 best_step=s["best_step"], last_eval=s.get("last_eval") or {},
+                                 train_loss=s.get("train_loss"),
+                                 wall_seconds_before=s.get("wall_seconds", 0.0))
+        self.sampler.load_state_dict(s["sampler"])
+
+    def save(self) -> str:
+        return ckpt.save_checkpoint(self.acc, self.run_dir, self.counters.step, self.trainer_state(),
+                                    self.cfg.save_total_limit)
+
+    # --- one optimizer step ----------------------------------------------------------------------
+    def train_step(self) -> tuple[float, float | None, bool, int, float, bool]:
+        """One optimizer step. Returns, over all ranks: (mean loss, grad norm, finite,
+        utterances, audio seconds, stop requested). One small collective per step carries the
+        finiteness flag, the counts and the stop request, so every rank decides alike."""
+        acc, plan = self.acc, self.plan
+        groups = [self.sampler.next_group() for _ in range(plan.accumulation)]
+        n_step = sum(len(g) for g in groups)
+        loss_sum, grad_norm, finite = 0.0, None, True
+        seconds = 0.0
+        for idx in groups:
+            batch = self.collate([self.train_utts[i] for i in idx])
+            seconds += batch.audio_seconds
+            with acc.accumulate(self.model):
+                loss = self.model(**batch.model_inputs(acc.device)).loss
+                if self.counters.step + 1 in self.inject_nonfinite:
+                    loss = loss * float("nan")
+                weight = len(idx) / n_step
+                bad = not bool(torch.isfinite(loss.detach()))
+                finite = finite and not bad
+                if bad:  # keep every rank's collectives in step: a zero loss with the same graph
+                    loss = torch.nan_to_num(loss, nan=0.0, posinf=0.0, neginf=0.0) * 0.0
+                else:
+                    loss_sum += float(loss.detach()) * weight
+                acc.backward(loss * weight * acc.gradient_accumulation_steps)
+                if acc.sync_gradients:
+                    bad_n, n_all, sec_all, loss_all, stop_n = _sum_over_ranks(
+                        acc, [0.0 if finite else 1.0, n_step, seconds, loss_sum, float(self.stop.signum > 0)])
+                    finite = bad_n == 0
+                    if finite and self.cfg.max_grad_norm > 0:
+                        norm = acc.clip_grad_norm_(self.params, self.cfg.max_grad_norm)
+                        grad_norm = float(norm) if norm is not None else None
+                    if finite:
+                        self.optimizer.step()
+                    self.optimizer.zero_grad(set_to_none=True)
+        if finite and not acc.optimizer_step_was_skipped:
+            self.scheduler.step()
+        return loss_all / acc.num_processes, grad_norm, finite, int(n_all), sec_all, stop_n > 0
+
+    # --- evaluation ----------------------------------------------------------------------------
+    def evaluate(self) -> dict:
+        acc = self.acc
+        utts = self.eval_utts
+        if self.cfg.eval_max_utterances:
+            utts = utts[: self.cfg.eval_max_utterances]
+        mine = list(range(acc.process_index, len(utts), acc.num_processes))
+        hyps = transcribe(self.model, self.processor, [utts[i] for i in mine], device=acc.device,
+                          budget_seconds=max(self.plan.micro_batch_seconds, 1.0),
+                          autocast=acc.autocast)
+        pairs = list(zip(mine, hyps))
+        if acc.num_processes > 1:
+            from accelerate.utils import gather_object
+
+            pairs = gather_object(pairs)
+        by_index = dict(pairs)  # one hypothesis per utterance, whatever the rank count
+        refs = [utts[i].text for i in sorted(by_index)]
+        result = error_rates(refs, [by_index[i] for i in sorted(by_index)])
+        result["utterances"] = len(by_index)
+        return result
+
+    def maybe_best(self, result: dict) -> bool:
+        c = self.counters
+        wer = result["wer"]
+        if math.isnan(wer) or (c.best_wer is not None and wer >= c.best_wer):
+            return False
+        c.best_wer, c.best_step = wer, c.step
+        ckpt.save_model_folder(self.acc, self.model, self.processor,
+                               os.path.join(self.run_dir, "checkpoint-best"),
+                               extra={"step": c.step, "wer": wer, "cer": result["cer"]})
+        return True
+
+    # --- the loop ------------------------------------------------------------------------------
+    def run(self, resume_path: str | None) -> tuple[dict, int]:
+        acc, cfg, c = self.acc, self.cfg, self.counters
+        self.t0 = time.time()
+        if resume_path:
+            self.resume_from(resume_path)
+            c = self.counters
+        else:
+            _rng_seed_all(cfg.seed + acc.process_index)
+        start_step = c.step
+        monitor = Monitor(acc, os.path.join(self.run_dir, "logs"), cfg.max_steps, start_step)
+        if resume_path:
+            monitor.line(f"resumed from {resume_path} at step {start_step}")
+        exit_code = 0
+        seg_audio = 0.0
+        t_seg = time.time()
+        window = {"loss": 0.0, "n": 0, "audio": 0.0, "utts": 0, "t": time.time()}
+        try:
+            while c.step < cfg.max_steps:
+                t_step = time.time()
+                loss, grad_norm, finite, n_utts, seconds, stop = self.train_step()
+                c.step += 1
+                if not finite:
+                    c.nonfinite_steps += 1
+                    c.nonfinite_in_row += 1
+                    monitor.line(f"step {c.step}: non-finite loss on some rank; step skipped "
+                                 f"({c.nonfinite_in_row} in a row)")
+                    if c.nonfinite_in_row >= cfg.max_nonfinite_in_row:
+                        monitor.line(f"aborting: {c.nonfinite_in_row} non-finite losses in a row "
+                                     f"(max_nonfinite_in_row={cfg.max_nonfinite_in_row}); last good "
+                                     f"checkpoint kept in {self.run_dir}")
+                        exit_code = 3
+                        break
+                else:
+                    c.nonfinite_in_row = 0
+                c.samples_seen += n_utts
+                c.audio_seconds_seen += seconds
+                seg_audio += seconds
+                window["loss"] += loss
+                window["n"] += 1
+                window["audio"] += seconds
+                window["utts"] += n_utts
+                if c.step % cfg.log_every == 0 or c.step == cfg.max_steps:
+                    elapsed = max(1e-9, time.time() - window["t"])
+                    c.train_loss = window["loss"] / max(1, window["n"])
+                    aps = window["audio"] / elapsed
+                    monitor.scalars(c.step, {
+                        "train/loss": c.train_loss, "train/lr": self.scheduler.get_last_lr()[0],
+                        "train/grad_norm": grad_norm, "perf/audio_seconds_per_second": aps,
+                        "perf/samples_per_second": window["utts"] / elapsed,
+                        "perf/micro_batch_seconds": self.plan.micro_batch_seconds,
+                        "perf/step_seconds": time.time() - t_step,
+                        "memory/peak_bytes_rank0": peak_memory_bytes()})
+                    monitor.postfix.update(loss=f"{c.train_loss:.3f}", aud_s=f"{aps:.0f}/s")
+                    window = {"loss": 0.0, "n": 0, "audio": 0.0, "utts": 0, "t": time.time()}
+                if c.step % cfg.eval_every == 0 or c.step == cfg.max_steps:
+                    result = self.evaluate()
+                    c.last_eval = {"step": c.step, **result}
+                    best = self.maybe_best(result)
+                    monitor.scalars(c.step, {"eval/wer": result["wer"], "eval/cer": result["cer"]})
+                    monitor.postfix.update(wer=f"{result['wer']:.3f}")
+                    monitor.line(f"eval step {c.step}: WER {result['wer']:.4f}  CER {result['cer']:.4f}  "
+                                 f"({result['utterances']} utterances){'  new best' if best else ''}")
+                monitor.advance()
+                if c.step % cfg.save_every == 0 or (stop and c.step < cfg.max_steps):
+                    path = self.save()
+                    if stop:
+                        monitor.line(f"signal received: checkpoint written to {path}; exiting with "
+                                     f"{EXIT_SIGNALLED} (resume with --resume auto)")
+                        exit_code = EXIT_SIGNALLED
+                        break
+        finally:
+            monitor.close()
+        wall = time.time() - t_seg
+        c.wall_seconds_before += wall
+        if exit_code == 0:
+            ckpt.save_final_model(acc, self.model, self.processor, self.run_dir)
+        summary = self.summary(wall, seg_audio, resume_path, exit_code)
+        return summary, exit_code
+
+    def summary(self, wall: float, seg_audio: float, resume_path, exit_code: int) -> dict:
+        acc, c = self.acc, self.counters
+        peaks = torch.tensor([peak_memory_bytes()], dtype=torch.float64, device=acc.device)
+        peaks = acc.gather(peaks).tolist() if acc.num_processes > 1 else peaks.tolist()
+        return {
+            "strategy": self.plan.strategy, "world_size": acc.num_processes,
+            "num_machines": int(os.environ.get("ASR_DIST_NUM_MACHINES", self.cfg.num_machines)),
+            "steps": c.step, "samples_seen": c.samples_seen, "audio_seconds_seen": c.audio_seconds_seen,
+            "train_loss_final": c.train_loss,
+            "eval": {"wer": c.last_eval.get("wer"), "cer": c.last_eval.get("cer")},
+            "best_wer": c.best_wer, "best_step": c.best_step, "oom_backoffs": [],
+            "skipped": self.skipped, "nonfinite_steps": c.nonfinite_steps,
+            "wall_seconds": c.wall_seconds_before,
+            "audio_seconds_per_second": seg_audio / wall if wall > 0 else 0.0,
+            "peak_memory_bytes": [int(p) for p in peaks],
+            "predicted_peak_bytes": self.plan.predicted_peak_bytes,
+            "resumed_from": resume_path,
+            "micro_batch_seconds": self.plan.micro_batch_seconds,
+            "gradient_accumulation_steps": self.plan.accumulation,
+            "precision": self.plan.precision,
+            "exit_code": exit_code,
+        }

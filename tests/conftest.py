@@ -1,0 +1,39 @@
+"""Shared fixtures: a small generated demo corpus, and a runner for the real `asr-dist` CLI."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+CLI = [sys.executable, "-m", "asr_dist.cli.main"]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _offline_env(tmp_path_factory):
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ.setdefault("HF_HOME", str(tmp_path_factory.mktemp("hf_home")))
+    os.environ.setdefault("TORCH_EXTENSIONS_DIR", os.path.join(os.path.dirname(__file__), "..", ".torch_extensions"))
+
+
+@pytest.fixture(scope="session")
+def small_corpus(tmp_path_factory) -> str:
+    """60 train + 12 dev generated utterances (real WAV files)."""
+    from asr_dist.data.demo import DemoSpec, write_demo_corpus
+
+    folder = tmp_path_factory.mktemp("corpus")
+    write_demo_corpus(str(folder), DemoSpec(num_train=60, num_dev=12, seed=1))
+    return str(folder)
+
+
+def run_cli(*args, cwd=None, env=None, timeout=600) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([*CLI, *map(str, args)], cwd=cwd, env=full_env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def read_json(path) -> dict:
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
