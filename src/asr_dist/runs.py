@@ -54,6 +54,12 @@ def default_output_dir(cfg: RunConfig, plan_name: str) -> str:
     return os.path.join("outputs", name)
 
 
+def freezes_feature_encoder(cfg: RunConfig) -> bool:
+    """Presets start from random weights and train their feature encoder; pretrained folders
+    freeze it unless told otherwise (the usual XLS-R fine-tuning recipe)."""
+    return cfg.freeze_feature_encoder and cfg.model not in PRESETS
+
+
 def model_frames_per_second(model: str) -> float:
     if model in PRESETS:
         return frames_per_second(PRESETS[model].config_kwargs)

@@ -26,18 +26,20 @@ class DemoSpec:
     num_train: int = 400
     num_dev: int = 60
     seed: int = 0
-    char_seconds: float = 0.065  # mean length of one character's tone pair
+    char_seconds: float = 0.075  # mean length of one character's tone pair
     gap_seconds: float = 0.12  # mean silence between words
-    max_words: int = 18
+    max_words: int = 15
     min_seconds: float = 0.5
 
 
 def _char_frequencies() -> dict[str, tuple[float, float]]:
-    """Two distinct frequencies per character: a low tone (8 steps) and a high tone (4 steps)."""
+    """Two tones per character, on log-spaced grids (a factor 1.6 / 1.4 apart), so that short
+    convolution kernels can tell them apart: 5 low tones x 4 high tones = 20 pairs; letters beyond
+    20 reuse low tones one step apart on a third grid."""
     table = {}
     for i, ch in enumerate(ALPHABET):
-        low = 300.0 + 110.0 * (i % 8)
-        high = 1500.0 + 420.0 * (i // 8)
+        low = 250.0 * 1.6 ** (i % 5)
+        high = 2200.0 * 1.4 ** ((i // 5) % 4)
         table[ch] = (low, high)
     return table
 
@@ -52,7 +54,7 @@ def _render_char(ch: str, rng: np.random.Generator, spec: DemoSpec, pitch: float
     jitter = pitch * rng.uniform(0.98, 1.02)
     wave = np.sin(2 * np.pi * low * jitter * t) + 0.7 * np.sin(2 * np.pi * high * jitter * t)
     env = np.hanning(n) ** 0.5
-    gap = np.zeros(int(SAMPLE_RATE * 0.012), dtype=np.float64)  # separates repeated letters
+    gap = np.zeros(int(SAMPLE_RATE * 0.02), dtype=np.float64)  # separates repeated letters
     return np.concatenate([wave * env * rng.uniform(0.6, 1.0), gap])
 
 

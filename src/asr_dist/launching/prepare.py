@@ -11,7 +11,8 @@ import yaml
 
 from ..config import RunConfig
 from ..errors import UserError
-from ..runs import PLAN_FILE, RUN_CONFIG_FILE, Data, default_output_dir, load_data, read_vocab, resolve_inputs
+from ..runs import (PLAN_FILE, RUN_CONFIG_FILE, Data, default_output_dir, freezes_feature_encoder, load_data,
+                    read_vocab, resolve_inputs)
 from ..train import checkpoint as ckpt
 from .command import LaunchCommand, accelerate_command
 
@@ -37,7 +38,7 @@ def make_run_plan(cfg: RunConfig, data: Data, inventory=None):
     from ..planning.planner import make_plan
 
     inventory = inventory or inventory_for(cfg)
-    model = inspect_model(cfg.model, vocab_size=len(data.vocab), freeze_feature_encoder=cfg.freeze_feature_encoder)
+    model = inspect_model(cfg.model, vocab_size=len(data.vocab), freeze_feature_encoder=freezes_feature_encoder(cfg))
     return make_plan(inventory, model, data_stats(data), effective_batch_seconds=cfg.effective_batch_seconds,
                      strategy=cfg.strategy, precision=cfg.precision,
                      gradient_checkpointing=cfg.gradient_checkpointing, num_processes=cfg.num_processes)

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from ..config import RunConfig
 from ..errors import UserError
-from ..runs import PLAN_FILE, SUMMARY_FILE, load_data, read_vocab, resolve_inputs
+from ..runs import PLAN_FILE, SUMMARY_FILE, freezes_feature_encoder, load_data, read_vocab, resolve_inputs
 from . import checkpoint as ckpt
 from .loop import Trainer, TrainPlan
 from .model import build_model, build_processor, folder_has_processor, load_processor
@@ -62,7 +62,7 @@ def train_main(cfg: RunConfig) -> int:
     if acc.is_main_process:
         ckpt.clean_partial(run_dir)
     model = build_model(cfg.model, processor, gradient_checkpointing=plan.gradient_checkpointing,
-                        freeze_feature_encoder=cfg.freeze_feature_encoder)
+                        freeze_feature_encoder=freezes_feature_encoder(cfg))
     trainer = Trainer(cfg, plan, acc, processor, model, data.train.kept,
                       data.eval.kept if data.eval else [], run_dir, data.skipped(), plan_dict)
     summary, code = trainer.run(resume)

@@ -72,7 +72,7 @@ def build_model(model: str, processor, *, gradient_checkpointing: bool = False,
             net = Wav2Vec2ForCTC.from_pretrained(model, config=config, ignore_mismatched_sizes=True)
         finally:
             hf_logging.set_verbosity(verbosity)
-    if freeze_feature_encoder and model not in PRESETS:  # presets start from random weights
+    if freeze_feature_encoder:
         net.freeze_feature_encoder()
     if gradient_checkpointing:
         net.gradient_checkpointing_enable()
