@@ -5,7 +5,6 @@ from fractions import Fraction
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
 
 TARGET_RATE = 16000
 
@@ -21,6 +20,8 @@ def load_audio(path: str, target_rate: int = TARGET_RATE) -> np.ndarray:
     data, rate = sf.read(path, dtype="float32", always_2d=True)
     audio = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
     if rate != target_rate:
+        from scipy.signal import resample_poly  # lazy: scipy.signal costs ~0.7 s to import
+
         ratio = Fraction(target_rate, rate).limit_denominator(1000)
         audio = resample_poly(audio, ratio.numerator, ratio.denominator).astype(np.float32)
     return np.ascontiguousarray(audio, dtype=np.float32)

@@ -124,8 +124,12 @@ def prepare_run(cfg: RunConfig, say=print) -> PreparedRun:
     _write(run_cfg_path, cfg.to_yaml())
 
     env = {"ASR_DIST_NUM_MACHINES": cfg.num_machines}
-    if os.environ.get("DS_ACCELERATOR") is None and ds_path and plan.hardware.is_cpu_only:
-        env["DS_ACCELERATOR"] = "cpu"
+    if plan.hardware.is_cpu_only:
+        env.setdefault("DS_ACCELERATOR", os.environ.get("DS_ACCELERATOR", "cpu"))
+        # torch elastic would pin every rank to 1 thread: share the node's cores among its ranks
+        per_node = max(1, plan.chosen.num_processes // max(1, plan.chosen.num_machines))
+        cores = plan.hardware.nodes[0].cpu_cores
+        env.setdefault("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", str(max(1, cores // per_node))))
     command = accelerate_command(run_acc_path, run_cfg_path, machine_rank=cfg.machine_rank if cfg.num_machines > 1 else None,
                                  main_process_ip=cfg.main_process_ip, main_process_port=cfg.main_process_port,
                                  env=env)

@@ -163,15 +163,15 @@ def _max_micro(ctx: _Context, ckpt: bool, budget: float, low: float, high: float
 
 
 def _batch(ctx: _Context, world: int, max_micro: float) -> tuple[float, int]:
-    """(micro_batch_seconds, accumulation): micro <= max_micro, micro x accum x world >= effective."""
+    """(micro_batch_seconds, accumulation): micro <= max_micro (rounded down to the step),
+    micro x accum x world >= effective, and micro >= the longest utterance (rounded up), which
+    always gets a micro-batch of its own even where max_micro is smaller."""
     step = MICRO_STEP_SECONDS
-    accum = max(1, math.ceil(ctx.effective / (max_micro * world) - 1e-9))
-    while True:
-        micro = math.ceil(ctx.effective / (accum * world) / step - 1e-9) * step
-        micro = max(micro, math.ceil(ctx.data.max / step - 1e-9) * step)
-        if micro <= max_micro + 1e-9 or accum > 10_000:
-            return round(micro, 6), accum
-        accum += 1
+    floor = math.ceil(ctx.data.max / step - 1e-9) * step
+    cap = max(floor, math.floor(max_micro / step + 1e-9) * step)
+    accum = max(1, math.ceil(ctx.effective / (cap * world) - 1e-9))
+    micro = max(floor, math.ceil(ctx.effective / (accum * world) / step - 1e-9) * step)
+    return round(micro, 6), accum
 
 
 def _evaluate(ctx: _Context, strategy: str) -> Candidate:

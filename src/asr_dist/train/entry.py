@@ -45,11 +45,19 @@ def read_plan(run_dir: str) -> dict:
         return json.load(fh)
 
 
+def _quiet_libraries() -> None:
+    """Our progress bar is the one to read: no per-save "Writing model shards" bars."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+
 def train_main(cfg: RunConfig) -> int:
     if not cfg.output_dir:
         raise UserError("--output-dir: `asr-dist train` needs the run folder prepared by `asr-dist launch`")
     cfg = resolve_inputs(cfg, say=lambda *_: None)
     run_dir = cfg.output_dir
+    _quiet_libraries()
     plan_dict = read_plan(run_dir)
     plan = TrainPlan.from_plan_dict(plan_dict)
     acc = make_accelerator(plan)
