@@ -8,8 +8,9 @@ import time
 from dataclasses import dataclass
 
 from .config import RunConfig
+from .data.cache import AudioInfoCache
 from .data.demo import DemoSpec, demo_exists, write_demo_corpus
-from .data.filtering import FilterResult, filter_entries
+from .data.filtering import UNK_MAPPED, FilterResult, filter_entries
 from .data.manifest import read_manifest
 from .data.text import TextNormalizer, build_vocab
 from .errors import UserError
@@ -84,19 +85,28 @@ class Data:
                 for reason, n in part.skipped.items():
                     total[reason] = total.get(reason, 0) + n
         if self.train.unk_mapped or (self.eval and self.eval.unk_mapped):
-            total["oov_mapped_to_unk"] = self.train.unk_mapped + (self.eval.unk_mapped if self.eval else 0)
+            total[UNK_MAPPED] = self.train.unk_mapped + (self.eval.unk_mapped if self.eval else 0)
         return total
 
 
-def load_data(cfg: RunConfig, vocab: dict | None = None) -> Data:
-    """Read and filter both manifests. Without a vocabulary, build it from the kept training
-    transcripts (characters, `|` for spaces, [UNK], [PAD])."""
+def load_data(cfg: RunConfig, vocab: dict | None = None, *, normalizer: TextNormalizer | None = None,
+              drop_oov: bool = False, content_checks: bool = True, cache=True,
+              require_kept: bool = True) -> Data:
+    """Read and filter both manifests (any input kind read_manifest takes). Without a
+    vocabulary, build it from the kept training transcripts (characters, `|` for spaces, [UNK],
+    [PAD]); a given vocabulary is used unchanged. `drop_oov`: drop utterances with characters
+    outside the vocabulary (`oov_characters`) instead of mapping them to [UNK]
+    (`oov_mapped_to_unk`). `content_checks`: decode each file once (cached) to drop silent,
+    non-finite and corrupt audio. `require_kept=False` returns an empty train split instead of
+    raising (data-report)."""
     fps = model_frames_per_second(cfg.model)
-    norm = TextNormalizer()
+    norm = normalizer or TextNormalizer()
+    if cache is True:
+        cache = AudioInfoCache()  # one instance for both splits (they often share a folder)
     common = dict(normalizer=norm, min_duration=cfg.min_duration, max_duration=cfg.max_duration,
-                  frames_per_second=fps)
+                  frames_per_second=fps, drop_oov=drop_oov, content_checks=content_checks, cache=cache)
     train = filter_entries(read_manifest(cfg.train_manifest, "train-manifest"), vocab=vocab, **common)
-    if not train.kept:
+    if not train.kept and require_kept:
         reasons = ", ".join(f"{k}={v}" for k, v in train.skipped.items())
         raise UserError(f"--train-manifest: no usable utterance in {cfg.train_manifest} (dropped: {reasons})")
     if vocab is None:

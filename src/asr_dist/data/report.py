@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from ..config import RunConfig
 from ..runs import load_data
+from .filtering import UNK_MAPPED
 
 
 @dataclass(frozen=True)
@@ -16,6 +17,8 @@ class DataReport:
     dropped: list[tuple[str, int, str]]
 
     def to_dict(self) -> dict:
+        """Exactly the contract's keys (count, hours, mean, p50, p95, max, vocab, skipped) plus
+        `dropped`: every dropped utterance as {"reason", "line", "audio_filepath"}."""
         return {**self.stats, "vocab": self.vocab, "skipped": self.skipped,
                 "dropped": [{"reason": r, "line": ln, "audio_filepath": p} for r, ln, p in self.dropped]}
 
@@ -26,24 +29,28 @@ class DataReport:
                  f"  hours            {s['hours']:.3f}",
                  f"  duration (s)     mean {s['mean']:.2f}  p50 {s['p50']:.2f}  p95 {s['p95']:.2f}  max {s['max']:.2f}",
                  f"  vocabulary       {len(self.vocab)} characters: {''.join(self.vocab)}"]
-        if self.skipped:
-            lines.append("  dropped          " + ", ".join(f"{k}: {v}" for k, v in sorted(self.skipped.items())))
-            for reason, line, path in self.dropped[:50]:
-                lines.append(f"    line {line}: {reason}  {path}")
-            if len(self.dropped) > 50:
-                lines.append(f"    ... and {len(self.dropped) - 50} more (--json lists all)")
+        drops = {k: v for k, v in self.skipped.items() if k != UNK_MAPPED}
+        if drops:
+            lines.append("  dropped          " + ", ".join(f"{k}: {v}" for k, v in sorted(drops.items())))
+            lines.extend(f"    line {line}: {reason}  {path}" for reason, line, path in self.dropped)
         else:
             lines.append("  dropped          none")
+        if self.skipped.get(UNK_MAPPED):
+            lines.append(f"  kept with [UNK]  {self.skipped[UNK_MAPPED]} utterances ({UNK_MAPPED})")
         return "\n".join(lines)
 
 
 def data_report(manifest: str, model: str = "tiny", min_duration: float | None = None,
-                max_duration: float | None = None) -> DataReport:
+                max_duration: float | None = None, *, normalizer=None, drop_oov: bool = False,
+                content_checks: bool = True) -> DataReport:
+    """The same reading and filtering a run does (runs.load_data), on one manifest of any kind.
+    Unlike a run, a manifest where everything is dropped is reported, not an error."""
     cfg = RunConfig(model=model, train_manifest=manifest)
     if min_duration is not None:
         cfg = cfg.replace(min_duration=min_duration)
     if max_duration is not None:
         cfg = cfg.replace(max_duration=max_duration)
-    data = load_data(cfg)
+    data = load_data(cfg, normalizer=normalizer, drop_oov=drop_oov, content_checks=content_checks,
+                     require_kept=False)
     vocab = sorted(c for c in data.vocab if len(c) == 1 and c != "|")
     return DataReport(manifest, data.train.stats(), vocab, dict(data.skipped()), data.train.dropped)

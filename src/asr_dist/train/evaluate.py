@@ -15,27 +15,40 @@ def error_rates(refs: list[str], hyps: list[str]) -> dict:
     return {"wer": float(jiwer.wer(refs, hyps)), "cer": float(jiwer.cer(refs, hyps))}
 
 
-@torch.no_grad()
-def transcribe(model, processor, utterances, *, device, budget_seconds: float = 60.0,
-               autocast=None) -> list[str]:
-    """Greedy CTC transcripts in the order of `utterances`. Logits are cut per row to the frames
-    its real audio produces, so padding cannot emit characters."""
-    collate = Collator(processor, with_labels=False)
+def eval_groups(utterances, budget_seconds: float) -> list[list[int]]:
+    """Batches of one rank's evaluation share: sorted by duration, packed under the budget."""
     durations = [u.duration for u in utterances]
     order = sorted(range(len(utterances)), key=lambda i: durations[i])
+    return pack_by_budget(order, durations, budget_seconds)
+
+
+@torch.no_grad()
+def transcribe(model, processor, utterances, *, device, budget_seconds: float = 60.0,
+               autocast=None, forward_passes: int = 0, filler=None) -> list[str]:
+    """Greedy CTC transcripts in the order of `utterances`. Logits are cut per row to the frames
+    its real audio produces, so padding cannot emit characters.
+
+    `forward_passes`: run at least this many forward passes (extra ones on `filler`, results
+    dropped). Under ZeRO-3 every forward gathers parameters collectively, so every rank must run
+    the same number of them."""
+    collate = Collator(processor, with_labels=False)
+    groups = eval_groups(utterances, budget_seconds)
     out: dict[int, str] = {}
     base = getattr(model, "module", model)
     was_training = model.training
     model.eval()
     try:
-        for group in pack_by_budget(order, durations, budget_seconds):
-            batch = collate([utterances[i] for i in group])
+        extra = max(0, forward_passes - len(groups))
+        for group in groups + [None] * extra:
+            batch = collate([utterances[i] for i in group] if group is not None else [filler])
             inputs = batch.model_inputs(device)
             if autocast is not None:
                 with autocast():
                     logits = model(**inputs).logits
             else:
                 logits = model(**inputs).logits
+            if group is None:
+                continue
             frames = base._get_feat_extract_output_lengths(batch.input_lengths).tolist()
             ids = logits.argmax(-1).cpu()
             for row, i in enumerate(group):

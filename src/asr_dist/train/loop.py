@@ -21,7 +21,7 @@ from ..config import RunConfig
 from ..data.sampler import DurationBatchSampler
 from . import checkpoint as ckpt
 from .batches import Collator
-from .evaluate import error_rates, transcribe
+from .evaluate import error_rates, eval_groups, transcribe
 from .monitor import Monitor, peak_memory_bytes
 
 EXIT_SIGNALLED = 75  # stopped by SIGTERM/SIGUSR1 after writing a checkpoint (EX_TEMPFAIL)
@@ -189,10 +189,13 @@ class Trainer:
         utts = self.eval_utts
         if self.cfg.eval_max_utterances:
             utts = utts[: self.cfg.eval_max_utterances]
-        mine = list(range(acc.process_index, len(utts), acc.num_processes))
+        budget = max(self.plan.micro_batch_seconds, 1.0)
+        shards = [list(range(r, len(utts), acc.num_processes)) for r in range(acc.num_processes)]
+        passes = max(len(eval_groups([utts[i] for i in shard], budget)) for shard in shards)
+        mine = shards[acc.process_index]
         hyps = transcribe(self.model, self.processor, [utts[i] for i in mine], device=acc.device,
-                          budget_seconds=max(self.plan.micro_batch_seconds, 1.0),
-                          autocast=acc.autocast)
+                          budget_seconds=budget, autocast=acc.autocast, forward_passes=passes,
+                          filler=utts[0] if utts else None)
         pairs = list(zip(mine, hyps))
         if acc.num_processes > 1:
             from accelerate.utils import gather_object
@@ -270,7 +273,7 @@ class Trainer:
                         "memory/peak_bytes_rank0": peak_memory_bytes()})
                     monitor.postfix.update(loss=f"{c.train_loss:.3f}", aud_s=f"{aps:.0f}/s")
                     window = {"loss": 0.0, "n": 0, "audio": 0.0, "utts": 0, "t": time.time()}
-                if c.step % cfg.eval_every == 0 or c.step == cfg.max_steps:
+                if self.eval_utts and (c.step % cfg.eval_every == 0 or c.step == cfg.max_steps):
                     result = self.evaluate()
                     c.last_eval = {"step": c.step, **result}
                     best = self.maybe_best(result)
@@ -297,8 +300,10 @@ class Trainer:
 
     def summary(self, wall: float, seg_audio: float, resume_path, exit_code: int) -> dict:
         acc, c = self.acc, self.counters
-        peaks = torch.tensor([peak_memory_bytes()], dtype=torch.float64, device=acc.device)
-        peaks = acc.gather(peaks).tolist() if acc.num_processes > 1 else peaks.tolist()
+        peaks = torch.tensor([peak_memory_bytes(), self.param_checksum()], dtype=torch.float64, device=acc.device)
+        rows = acc.gather(peaks[None]).tolist() if acc.num_processes > 1 else [peaks.tolist()]
+        peaks = [r[0] for r in rows]
+        checksums = None if self.plan.strategy.startswith("zero3") else [r[1] for r in rows]
         return {
             "strategy": self.plan.strategy, "world_size": acc.num_processes,
             "num_machines": int(os.environ.get("ASR_DIST_NUM_MACHINES", self.cfg.num_machines)),
@@ -315,5 +320,12 @@ class Trainer:
             "micro_batch_seconds": self.plan.micro_batch_seconds,
             "gradient_accumulation_steps": self.plan.accumulation,
             "precision": self.plan.precision,
+            "param_checksums": checksums,
             "exit_code": exit_code,
         }
+
+    def param_checksum(self) -> float:
+        """Sum of |parameter| over the model, per rank: equal on every rank when replicas are in
+        sync (DDP, ZeRO-1/2). ZeRO-3 shards parameters, so there it is not comparable."""
+        with torch.no_grad():
+            return float(sum(p.detach().double().abs().sum() for p in self.acc.unwrap_model(self.model).parameters()))
