@@ -71,3 +71,30 @@ def test_resumed_run_equals_uninterrupted_run(processes, small_corpus, tmp_path)
     assert resumed["samples_seen"] == full["samples_seen"]
     assert resumed["audio_seconds_seen"] == pytest.approx(full["audio_seconds_seen"], abs=1e-6)
     assert resumed["param_checksums"] == pytest.approx(full["param_checksums"], rel=1e-9)
+
+
+def test_two_machines_on_loopback(small_corpus, tmp_path):
+    """--num-machines 2: two launchers (machine_rank 0 and 1) on 127.0.0.1, one shared run folder."""
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    out = tmp_path / "mm"
+    args = ["--train-manifest", os.path.join(small_corpus, "train.jsonl"), "--output-dir", out,
+            "--num-machines", 2, "--num-processes", 2, "--main-process-ip", "127.0.0.1",
+            "--main-process-port", port, "--max-steps", 6, "--save-every", 3, "--eval-every", 1000,
+            "--effective-batch-seconds", 16]
+    procs = [subprocess.Popen([sys.executable, "-m", "asr_dist.cli.main", "launch", *map(str, args),
+                               "--machine-rank", str(rank)], cwd=tmp_path, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for rank in (1, 0)]
+    results = [p.communicate(timeout=600) for p in procs]
+    for p, (_, err) in zip(procs, results):
+        assert p.returncode == 0, err[-3000:]
+    s = read_json(out / "run_summary.json")
+    assert s["world_size"] == 2 and s["num_machines"] == 2 and s["steps"] == 6
+    a, b = s["param_checksums"]
+    assert a == pytest.approx(b, rel=1e-9)
+    assert "waiting for machine 0" in results[0][1]

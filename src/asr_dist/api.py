@@ -43,7 +43,9 @@ def launch(config: str | RunConfig | None = None, dry_run: bool = False, say=_sa
     from .launching.prepare import prepare_run
     from .launching.runner import run
 
-    prepared = prepare_run(config_from(config, **run_options), say)
+    from .launching.slurm import apply_slurm_env
+
+    prepared = prepare_run(apply_slurm_env(config_from(config, **run_options), os.environ, say), say)
     info = {"run_dir": prepared.run_dir, "accelerate_config": prepared.accelerate_yaml,
             "deepspeed_config": prepared.deepspeed_json, "command": prepared.command.shell(),
             "strategy": prepared.plan.chosen.strategy}
@@ -54,6 +56,11 @@ def launch(config: str | RunConfig | None = None, dry_run: bool = False, say=_sa
         f"{prepared.plan.chosen.gradient_accumulation_steps} accumulation); run folder {prepared.run_dir}")
     say(f"launching: {prepared.command.shell()}")
     code = run(prepared.command)
+    if prepared.cfg.num_machines > 1 and prepared.cfg.machine_rank > 0:
+        # machine 0's rank 0 writes the run summary; the other machines report their exit code
+        if code != 0:
+            raise RunFailed(f"training on machine {prepared.cfg.machine_rank} exited with code {code}")
+        return {"run_dir": prepared.run_dir, "machine_rank": prepared.cfg.machine_rank, "exit_code": 0}
     summary_path = os.path.join(prepared.run_dir, SUMMARY_FILE)
     summary = None
     if os.path.isfile(summary_path) and os.path.getmtime(summary_path) >= os.path.getmtime(

@@ -84,6 +84,9 @@ def launch(config_file, dry_run, **options):
             click.echo(f"deepspeed config:   {info['deepspeed_config']}")
         click.echo(info["command"])
         return
+    if "machine_rank" in info:
+        _err(f"machine {info['machine_rank']}: done; the run summary is in {info['run_dir']}/run_summary.json")
+        return
     _print_summary(info)
     sys.exit(info.get("exit_code", 0))
 

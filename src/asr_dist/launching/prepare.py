@@ -21,10 +21,19 @@ DEEPSPEED_DIR = "deepspeed_configs"
 
 
 def inventory_for(cfg: RunConfig):
+    """The hardware to plan for: simulated, or this machine (and, with --num-machines N outside
+    SLURM, N machines of this one's shape)."""
+    import dataclasses
+
     from ..hardware.inventory import parse_simulate
     from ..hardware.probe import probe
 
-    return parse_simulate(cfg.simulate) if cfg.simulate else probe()
+    inventory = parse_simulate(cfg.simulate) if cfg.simulate else probe()
+    if not cfg.simulate and cfg.num_machines > inventory.num_nodes:
+        inventory = dataclasses.replace(
+            inventory, nodes=tuple(inventory.nodes[:1]) * cfg.num_machines,
+            notes=inventory.notes + (f"--num-machines {cfg.num_machines}: every machine assumed to look like this one",))
+    return inventory
 
 
 def data_stats(data: Data):
@@ -80,10 +89,64 @@ def _check_run_dir(cfg: RunConfig, run_dir: str) -> None:
                         f"continue that run, or choose another --output-dir")
 
 
+LAUNCH_FILE = "launch.json"
+WAIT_FOR_MAIN_SECONDS = 900
+
+
+def _launch_token(cfg: RunConfig) -> str:
+    """Identifies one multi-machine launch, the same on every machine of it."""
+    return ":".join(str(x) for x in (cfg.main_process_ip, cfg.main_process_port,
+                                     os.environ.get("SLURM_JOB_ID", ""), os.environ.get("SLURM_RESTART_COUNT", "0")))
+
+
+def _check_multi_machine(cfg: RunConfig) -> None:
+    if cfg.num_machines > 1:
+        if not cfg.main_process_ip:
+            raise UserError(f"--main-process-ip: required with --num-machines {cfg.num_machines} "
+                            f"(the address of machine 0)")
+        if not cfg.output_dir:
+            raise UserError("--output-dir: required with --num-machines > 1 (a folder every machine sees)")
+
+
+def join_run(cfg: RunConfig, say=print, timeout: float = WAIT_FOR_MAIN_SECONDS) -> PreparedRun:
+    """Machines 1..N-1: wait until machine 0 has prepared the shared run folder, then launch the
+    same configs with this machine's rank."""
+    import time
+
+    from ..planning.planner import Plan
+
+    path = os.path.join(cfg.output_dir, LAUNCH_FILE)
+    token = _launch_token(cfg)
+    say(f"machine {cfg.machine_rank}: waiting for machine 0 to prepare {cfg.output_dir} ...")
+    deadline = time.time() + timeout
+    info = None
+    while time.time() < deadline:
+        if os.path.isfile(path):
+            with open(path, encoding="utf-8") as fh:
+                info = json.load(fh)
+            if info.get("token") == token:
+                break
+        time.sleep(0.5)
+    else:
+        raise UserError(f"--machine-rank {cfg.machine_rank}: machine 0 did not prepare {cfg.output_dir} within "
+                        f"{timeout:.0f} s (is the folder shared, and are --main-process-ip/--main-process-port the same?)")
+    with open(os.path.join(cfg.output_dir, PLAN_FILE), encoding="utf-8") as fh:
+        plan = Plan.from_dict(json.load(fh))
+    command = accelerate_command(info["accelerate_config"], info["run_config"], machine_rank=cfg.machine_rank,
+                                 main_process_ip=cfg.main_process_ip, main_process_port=cfg.main_process_port,
+                                 env=info["env"])
+    return PreparedRun(cfg, plan, cfg.output_dir, info["accelerate_config"], info.get("deepspeed_config"), command)
+
+
 def prepare_run(cfg: RunConfig, say=print) -> PreparedRun:
     from ..train.model import build_processor, folder_has_processor
     from ..writers import accelerate_config, config_name, deepspeed_config
 
+    _check_multi_machine(cfg)
+    if cfg.num_machines > 1 and cfg.machine_rank > 0:
+        return join_run(cfg, say)
+    if cfg.num_machines > 1 and os.path.isfile(os.path.join(cfg.output_dir, LAUNCH_FILE)):
+        os.remove(os.path.join(cfg.output_dir, LAUNCH_FILE))  # the other machines wait for a fresh one
     plan, cfg, data = plan_from_config(cfg, say)
     name = config_name(plan)
     run_dir = cfg.output_dir or default_output_dir(cfg, name)
@@ -133,4 +196,8 @@ def prepare_run(cfg: RunConfig, say=print) -> PreparedRun:
     command = accelerate_command(run_acc_path, run_cfg_path, machine_rank=cfg.machine_rank if cfg.num_machines > 1 else None,
                                  main_process_ip=cfg.main_process_ip, main_process_port=cfg.main_process_port,
                                  env=env)
+    if cfg.num_machines > 1:  # written last: the other machines start from it
+        _write(os.path.join(run_dir, LAUNCH_FILE), json.dumps(
+            {"token": _launch_token(cfg), "accelerate_config": run_acc_path, "run_config": run_cfg_path,
+             "deepspeed_config": ds_path, "env": env}, indent=2))
     return PreparedRun(cfg, plan, run_dir, acc_path, ds_path, command)
