@@ -26,15 +26,18 @@ def _losses(run_dir) -> list[float]:
 
 
 def test_ddp_two_processes_share_data_and_stay_in_sync(small_corpus, tmp_path):
-    s = _launch(small_corpus, tmp_path / "ddp", "--num-processes", 2, "--max-steps", 6, "--save-every", 6,
+    s = _launch(small_corpus, tmp_path / "ddp", "--num-processes", 2, "--max-steps", 30, "--save-every", 30,
                 cwd=tmp_path)
-    assert s["strategy"] == "ddp" and s["world_size"] == 2 and s["steps"] == 6
+    assert s["strategy"] == "ddp" and s["world_size"] == 2 and s["steps"] == 30
     a, b = s["param_checksums"]
     assert a == pytest.approx(b, rel=1e-9)  # gradients were averaged: identical replicas
     assert len(s["peak_memory_bytes"]) == 2
-    one = _launch(small_corpus, tmp_path / "one", "--max-steps", 6, "--save-every", 6, cwd=tmp_path)
-    # same effective batch in audio seconds: each of the 2 ranks takes about half the audio per step
+    one = _launch(small_corpus, tmp_path / "one", "--max-steps", 30, "--save-every", 30, cwd=tmp_path)
+    # same effective batch in audio seconds: each of the 2 ranks takes about half the audio per step,
+    # and the two runs reach a comparable loss
     assert s["audio_seconds_seen"] == pytest.approx(one["audio_seconds_seen"], rel=0.35)
+    assert s["train_loss_final"] == pytest.approx(one["train_loss_final"], rel=0.5)
+    assert max(_losses(tmp_path / "ddp")) > 2 * s["train_loss_final"]  # and it did fall
 
 
 @pytest.mark.parametrize("strategy", ["zero2", "zero3", "zero2-offload"])
@@ -46,7 +49,10 @@ def test_deepspeed_trains_saves_and_resumes(strategy, small_corpus, tmp_path):
     losses = _losses(out)
     assert sum(losses[-4:]) < 0.7 * sum(losses[:4]), losses
     assert (out / "checkpoint-16" / "trainer_state.json").is_file()
-    assert (out / "model.safetensors").is_file()  # ZeRO-3 shards consolidated into one state dict
+    from transformers import Wav2Vec2ForCTC
+
+    model = Wav2Vec2ForCTC.from_pretrained(out)  # ZeRO-3 shards consolidated into one state dict
+    assert all(p.numel() > 0 and p.abs().sum() > 0 for p in model.parameters() if p.dim() > 1)
     if strategy != "zero3":
         a, b = s["param_checksums"]
         assert a == pytest.approx(b, rel=1e-9)

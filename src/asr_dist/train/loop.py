@@ -270,7 +270,7 @@ class Trainer:
                         "perf/samples_per_second": window["utts"] / elapsed,
                         "perf/micro_batch_seconds": self.plan.micro_batch_seconds,
                         "perf/step_seconds": time.time() - t_step,
-                        "memory/peak_bytes_rank0": peak_memory_bytes()})
+                        **self.peak_memory_scalars()})
                     monitor.postfix.update(loss=f"{c.train_loss:.3f}", aud_s=f"{aps:.0f}/s")
                     window = {"loss": 0.0, "n": 0, "audio": 0.0, "utts": 0, "t": time.time()}
                 if self.eval_utts and (c.step % cfg.eval_every == 0 or c.step == cfg.max_steps):
@@ -323,6 +323,12 @@ class Trainer:
             "param_checksums": checksums,
             "exit_code": exit_code,
         }
+
+    def peak_memory_scalars(self) -> dict:
+        """memory/peak_bytes_rank<r> for every rank (one small gather per logging interval)."""
+        mine = torch.tensor([float(peak_memory_bytes())], dtype=torch.float64, device=self.acc.device)
+        peaks = self.acc.gather(mine).tolist() if self.acc.num_processes > 1 else mine.tolist()
+        return {f"memory/peak_bytes_rank{r}": p for r, p in enumerate(peaks)}
 
     def param_checksum(self) -> float:
         """Sum of |parameter| over the model, per rank: equal on every rank when replicas are in
