@@ -15,6 +15,7 @@ CLI = [sys.executable, "-m", "asr_dist.cli.main"]
 def _offline_env(tmp_path_factory):
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ.setdefault("HF_HOME", str(tmp_path_factory.mktemp("hf_home")))
+    os.environ.setdefault("ASR_DIST_CACHE_DIR", str(tmp_path_factory.mktemp("asr_dist_cache")))
     os.environ.setdefault("TORCH_EXTENSIONS_DIR", os.path.join(os.path.dirname(__file__), "..", ".torch_extensions"))
 
 

@@ -63,6 +63,8 @@ class RunConfig:
     log_every: int = _opt(10, "console/TensorBoard logging interval in steps")
     max_nonfinite_in_row: int = _opt(5, "abort after this many non-finite losses in a row")
     demo_data_dir: str = _opt(DEFAULT_DEMO_DIR, "where demo data is generated when no manifest is given")
+    oom_probe_after: int = _opt(200, "after an out-of-memory backoff, try a larger micro-batch again after N good steps")
+    micro_batch_limit_seconds: float | None = _opt(None, "start with micro-batches of at most this many padded seconds (the OOM backoff's limit; default the plan's)")
     eval_max_utterances: int | None = _opt(None, "evaluate on at most this many utterances (default all)")
 
     # --- YAML round-trip ---------------------------------------------------------------------
@@ -160,7 +162,7 @@ def validate(cfg: RunConfig, source: str = "options") -> None:
         if choices and value not in choices:
             errors.append(f"{f.name}: '{value}' is not one of {', '.join(choices)}")
     positive = ("effective_batch_seconds", "max_steps", "eval_every", "save_every", "log_every",
-                "max_nonfinite_in_row", "num_machines")
+                "max_nonfinite_in_row", "num_machines", "oom_probe_after", "micro_batch_limit_seconds")
     for name in positive:
         if getattr(cfg, name) is not None and getattr(cfg, name) <= 0:
             errors.append(f"{name}: must be > 0, got {getattr(cfg, name)}")

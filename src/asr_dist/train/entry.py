@@ -21,7 +21,7 @@ from .model import build_model, build_processor, folder_has_processor, load_proc
 def make_accelerator(plan: TrainPlan):
     import torch
     from accelerate import Accelerator
-    from accelerate.utils import InitProcessGroupKwargs
+    from accelerate.utils import DistributedDataParallelKwargs, InitProcessGroupKwargs
 
     deepspeed = os.environ.get("ACCELERATE_USE_DEEPSPEED", "false").lower() == "true"
     on_cpu = not torch.cuda.is_available()
@@ -29,10 +29,13 @@ def make_accelerator(plan: TrainPlan):
     # gloo on CPU (without it Accelerate believes every rank is rank 0 of 1 under DeepSpeed), and
     # a 10-minute collective timeout instead of 30 so a dead rank cannot hang the job for long
     kwargs = [InitProcessGroupKwargs(backend="gloo" if on_cpu else "nccl", timeout=timedelta(minutes=10))] if distributed else []
+    # the step executor accumulates locally and averages gradients itself (train/step.py): DDP
+    # must run no collective inside forward (no buffer broadcast), and Accelerate must not divide
+    # the loss by an accumulation count (gradient_accumulation_steps stays 1 outside DeepSpeed)
+    kwargs.append(DistributedDataParallelKwargs(broadcast_buffers=False))
     # Accelerator(cpu=True) makes a MULTI_GPU launch run DDP over gloo on CPU; with DeepSpeed it
     # must stay False (DeepSpeed's own CPU accelerator takes over; cpu=True would drop DeepSpeed).
-    extra = {} if deepspeed else {"gradient_accumulation_steps": plan.accumulation}
-    acc = Accelerator(cpu=on_cpu and not deepspeed, kwargs_handlers=kwargs, **extra)
+    acc = Accelerator(cpu=on_cpu and not deepspeed, kwargs_handlers=kwargs)
     return acc
 
 

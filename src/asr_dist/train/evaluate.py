@@ -1,6 +1,8 @@
 """Greedy CTC decoding and WER/CER with jiwer."""
 from __future__ import annotations
 
+import contextlib
+
 import jiwer
 import torch
 
@@ -39,14 +41,23 @@ def transcribe(model, processor, utterances, *, device, budget_seconds: float = 
     model.eval()
     try:
         extra = max(0, forward_passes - len(groups))
-        for group in groups + [None] * extra:
+        pending = groups + [None] * extra
+        while pending:
+            group = pending.pop(0)
             batch = collate([utterances[i] for i in group] if group is not None else [filler])
             inputs = batch.model_inputs(device)
-            if autocast is not None:
-                with autocast():
+            try:
+                with (autocast() if autocast is not None else contextlib.nullcontext()):
                     logits = model(**inputs).logits
-            else:
-                logits = model(**inputs).logits
+            except torch.OutOfMemoryError:
+                if group is None or len(group) == 1:
+                    raise
+                # evaluation has no optimizer state to keep consistent: halve and retry this batch
+                half = len(group) // 2
+                pending[:0] = [group[:half], group[half:]]
+                if torch.cuda.is_available():
+                    torch.cuda.empty_cache()
+                continue
             if group is None:
                 continue
             frames = base._get_feat_extract_output_lengths(batch.input_lengths).tolist()

@@ -23,8 +23,11 @@ from . import checkpoint as ckpt
 from .batches import Collator
 from .evaluate import error_rates, eval_groups, transcribe
 from .monitor import Monitor, peak_memory_bytes
+from .step import StepExecutor, StepResult, UnrecoverableOOM
 
 EXIT_SIGNALLED = 75  # stopped by SIGTERM/SIGUSR1 after writing a checkpoint (EX_TEMPFAIL)
+EXIT_NONFINITE = 3  # too many non-finite losses in a row
+EXIT_OOM = 4  # out of memory even with one utterance per micro-batch
 
 
 @dataclass(frozen=True)
@@ -77,17 +80,6 @@ def _rng_seed_all(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _sum_over_ranks(accelerator, values: list[float]) -> list[float]:
-    """Sum of a few numbers over ranks, in one collective (none with a single process)."""
-    if accelerator.num_processes == 1:
-        return list(values)
-    import torch.distributed as dist
-
-    t = torch.tensor(values, dtype=torch.float64, device=accelerator.device)
-    dist.all_reduce(t, op=dist.ReduceOp.SUM)
-    return t.tolist()
-
-
 def _inject_nonfinite_steps() -> set[int]:
     """ASR_DIST_INJECT_NONFINITE="3,4": make the loss of those steps NaN (fault injection)."""
     raw = os.environ.get("ASR_DIST_INJECT_NONFINITE", "")
@@ -119,6 +111,9 @@ class Trainer:
                                             rank=accelerator.process_index)
         self.stop = StopRequest()
         self.inject_nonfinite = _inject_nonfinite_steps()
+        self.oom_backoffs: list[dict] = []
+        self.error: str | None = None
+        self.executor = StepExecutor(self, plan.micro_batch_seconds, cfg.micro_batch_limit_seconds)
 
     # --- state ---------------------------------------------------------------------------------
     def trainer_state(self) -> dict:
@@ -127,7 +122,8 @@ class Trainer:
                 "nonfinite_steps": c.nonfinite_steps, "best_wer": c.best_wer, "best_step": c.best_step,
                 "last_eval": c.last_eval, "train_loss": c.train_loss,
                 "wall_seconds": c.wall_seconds_before + (time.time() - self.t0),
-                "sampler": self.sampler.state_dict(), "plan": self.plan_dict}
+                "sampler": self.sampler.state_dict(), "plan": self.plan_dict,
+                "backoff": self.executor.backoff.state_dict(), "oom_backoffs": self.oom_backoffs}
 
     def resume_from(self, path: str) -> None:
         self.acc.load_state(path)
@@ -139,49 +135,22 @@ class Trainer:
                                  train_loss=s.get("train_loss"),
                                  wall_seconds_before=s.get("wall_seconds", 0.0))
         self.sampler.load_state_dict(s["sampler"])
+        self.executor.backoff.load_state_dict(s.get("backoff", {}))
+        self.oom_backoffs = list(s.get("oom_backoffs", []))
 
     def save(self) -> str:
         return ckpt.save_checkpoint(self.acc, self.run_dir, self.counters.step, self.trainer_state(),
                                     self.cfg.save_total_limit)
 
     # --- one optimizer step ----------------------------------------------------------------------
-    def train_step(self) -> tuple[float, float | None, bool, int, float, bool]:
-        """One optimizer step. Returns, over all ranks: (mean loss, grad norm, finite,
-        utterances, audio seconds, stop requested). One small collective per step carries the
-        finiteness flag, the counts and the stop request, so every rank decides alike."""
-        acc, plan = self.acc, self.plan
-        groups = [self.sampler.next_group() for _ in range(plan.accumulation)]
-        n_step = sum(len(g) for g in groups)
-        loss_sum, grad_norm, finite = 0.0, None, True
-        seconds = 0.0
-        for idx in groups:
-            batch = self.collate([self.train_utts[i] for i in idx])
-            seconds += batch.audio_seconds
-            with acc.accumulate(self.model):
-                loss = self.model(**batch.model_inputs(acc.device)).loss
-                if self.counters.step + 1 in self.inject_nonfinite:
-                    loss = loss * float("nan")
-                weight = len(idx) / n_step
-                bad = not bool(torch.isfinite(loss.detach()))
-                finite = finite and not bad
-                if bad:  # keep every rank's collectives in step: a zero loss with the same graph
-                    loss = torch.nan_to_num(loss, nan=0.0, posinf=0.0, neginf=0.0) * 0.0
-                else:
-                    loss_sum += float(loss.detach()) * weight
-                acc.backward(loss * weight * acc.gradient_accumulation_steps)
-                if acc.sync_gradients:
-                    bad_n, n_all, sec_all, loss_all, stop_n = _sum_over_ranks(
-                        acc, [0.0 if finite else 1.0, n_step, seconds, loss_sum, float(self.stop.signum > 0)])
-                    finite = bad_n == 0
-                    if finite and self.cfg.max_grad_norm > 0:
-                        norm = acc.clip_grad_norm_(self.params, self.cfg.max_grad_norm)
-                        grad_norm = float(norm) if norm is not None else None
-                    if finite:
-                        self.optimizer.step()
-                    self.optimizer.zero_grad(set_to_none=True)
-        if finite and not acc.optimizer_step_was_skipped:
+    def train_step(self) -> StepResult:
+        """One optimizer step over `accumulation` planned micro-batches per rank (train/step.py
+        re-cuts them on out-of-memory errors without changing the step's samples)."""
+        groups = [self.sampler.next_group() for _ in range(self.plan.accumulation)]
+        result = self.executor.run(groups)
+        if result.finite and not self.acc.optimizer_step_was_skipped:
             self.scheduler.step()
-        return loss_all / acc.num_processes, grad_norm, finite, int(n_all), sec_all, stop_n > 0
+        return result
 
     # --- evaluation ----------------------------------------------------------------------------
     def evaluate(self) -> dict:
@@ -238,8 +207,23 @@ class Trainer:
         try:
             while c.step < cfg.max_steps:
                 t_step = time.time()
-                loss, grad_norm, finite, n_utts, seconds, stop = self.train_step()
+                try:
+                    r = self.train_step()
+                except UnrecoverableOOM as exc:
+                    monitor.line(f"error: {exc}")
+                    monitor.line(f"stopping at step {c.step}; the last checkpoint in {self.run_dir} is intact")
+                    self.error = str(exc)
+                    exit_code = EXIT_OOM
+                    break
+                loss, grad_norm, finite, n_utts, seconds, stop = (r.loss, r.grad_norm, r.finite, r.utterances,
+                                                                  r.audio_seconds, r.stop)
                 c.step += 1
+                for event in r.backoffs:
+                    self.oom_backoffs.append(event)
+                    monitor.line(f"step {c.step}: out of memory on rank {event['rank']} with a "
+                                 f"{event['from_batch_seconds']:g} s micro-batch; every rank now cuts micro-batches "
+                                 f"to {event['to_batch_seconds']:g} s (same samples, same effective batch)")
+                    monitor.scalars(c.step, {"oom/limit_seconds": event["to_batch_seconds"]})
                 if not finite:
                     c.nonfinite_steps += 1
                     c.nonfinite_in_row += 1
@@ -249,7 +233,7 @@ class Trainer:
                         monitor.line(f"aborting: {c.nonfinite_in_row} non-finite losses in a row "
                                      f"(max_nonfinite_in_row={cfg.max_nonfinite_in_row}); last good "
                                      f"checkpoint kept in {self.run_dir}")
-                        exit_code = 3
+                        exit_code = EXIT_NONFINITE
                         break
                 else:
                     c.nonfinite_in_row = 0
@@ -310,7 +294,8 @@ class Trainer:
             "steps": c.step, "samples_seen": c.samples_seen, "audio_seconds_seen": c.audio_seconds_seen,
             "train_loss_final": c.train_loss,
             "eval": {"wer": c.last_eval.get("wer"), "cer": c.last_eval.get("cer")},
-            "best_wer": c.best_wer, "best_step": c.best_step, "oom_backoffs": [],
+            "best_wer": c.best_wer, "best_step": c.best_step, "oom_backoffs": self.oom_backoffs,
+            "oom_limit_seconds": self.executor.backoff.smallest_limit(), "error": self.error,
             "skipped": self.skipped, "nonfinite_steps": c.nonfinite_steps,
             "wall_seconds": c.wall_seconds_before,
             "audio_seconds_per_second": seg_audio / wall if wall > 0 else 0.0,
