@@ -72,6 +72,9 @@ def train_main(cfg: RunConfig) -> int:
     resume = ckpt.resolve_resume(cfg.resume, run_dir)
     if acc.is_main_process:
         ckpt.clean_partial(run_dir)
+    from accelerate.utils import set_seed
+
+    set_seed(cfg.seed)  # the same initial weights on every rank and in every run with this seed
     model = build_model(cfg.model, processor, gradient_checkpointing=plan.gradient_checkpointing,
                         freeze_feature_encoder=freezes_feature_encoder(cfg))
     trainer = Trainer(cfg, plan, acc, processor, model, data.train.kept,
