@@ -138,6 +138,21 @@ def join_run(cfg: RunConfig, say=print, timeout: float = WAIT_FOR_MAIN_SECONDS) 
     return PreparedRun(cfg, plan, cfg.output_dir, info["accelerate_config"], info.get("deepspeed_config"), command)
 
 
+def _start_from_observed_limit(cfg: RunConfig, run_dir: str, plan, say) -> RunConfig:
+    """A run folder whose last launch backed off after out-of-memory errors: start this launch
+    at the limit it found (written in run_summary.json), unless one is given."""
+    path = os.path.join(run_dir, "run_summary.json")
+    if cfg.micro_batch_limit_seconds is not None or not os.path.isfile(path):
+        return cfg
+    with open(path, encoding="utf-8") as fh:
+        observed = json.load(fh).get("oom_limit_seconds")
+    if observed and observed < plan.chosen.micro_batch_seconds:
+        say(f"note: the last launch in {run_dir} ran out of memory above {observed:g} s micro-batches; "
+            f"starting there (--micro-batch-limit-seconds to override)")
+        return cfg.replace(micro_batch_limit_seconds=float(observed))
+    return cfg
+
+
 def prepare_run(cfg: RunConfig, say=print) -> PreparedRun:
     from ..train.model import build_processor, folder_has_processor
     from ..writers import accelerate_config, config_name, deepspeed_config
@@ -153,6 +168,7 @@ def prepare_run(cfg: RunConfig, say=print) -> PreparedRun:
     if cfg.resume == "auto" and not cfg.output_dir:
         say("note: --resume auto without --output-dir starts a new run folder (nothing to resume)")
     _check_run_dir(cfg, run_dir)
+    cfg = _start_from_observed_limit(cfg, run_dir, plan, say)
     os.makedirs(run_dir, exist_ok=True)
     cfg = cfg.replace(output_dir=run_dir)
 
@@ -182,7 +198,10 @@ def prepare_run(cfg: RunConfig, say=print) -> PreparedRun:
                                        "deepspeed_config_file": os.path.abspath(os.path.join(run_dir, f"{name}.deepspeed.json"))}
     run_acc_path = os.path.join(run_dir, f"{name}.accelerate.yaml")
     _write(run_acc_path, yaml.safe_dump(run_acc, sort_keys=False))
-    _write(os.path.join(run_dir, PLAN_FILE), json.dumps(plan.to_dict(), indent=2) + "\n")
+    plan_dict = plan.to_dict()
+    if cfg.micro_batch_limit_seconds is not None:
+        plan_dict["micro_batch_limit_seconds"] = cfg.micro_batch_limit_seconds  # the OOM backoff's start
+    _write(os.path.join(run_dir, PLAN_FILE), json.dumps(plan_dict, indent=2) + "\n")
     run_cfg_path = os.path.join(run_dir, RUN_CONFIG_FILE)
     _write(run_cfg_path, cfg.to_yaml())
 

@@ -23,7 +23,7 @@ from . import checkpoint as ckpt
 from .batches import Collator
 from .evaluate import error_rates, eval_groups, transcribe
 from .monitor import Monitor, peak_memory_bytes
-from .step import StepExecutor, StepResult, UnrecoverableOOM
+from .step import AGREEMENT_SECONDS, StepExecutor, StepResult, UnrecoverableOOM
 
 EXIT_SIGNALLED = 75  # stopped by SIGTERM/SIGUSR1 after writing a checkpoint (EX_TEMPFAIL)
 EXIT_NONFINITE = 3  # too many non-finite losses in a row
@@ -196,7 +196,7 @@ class Trainer:
             c = self.counters
         else:
             _rng_seed_all(cfg.seed + acc.process_index)
-        start_step = c.step
+        start_step = self.start_step = c.step
         monitor = Monitor(acc, os.path.join(self.run_dir, "logs"), cfg.max_steps, start_step)
         if resume_path:
             monitor.line(f"resumed from {resume_path} at step {start_step}")
@@ -254,6 +254,7 @@ class Trainer:
                         "perf/samples_per_second": window["utts"] / elapsed,
                         "perf/micro_batch_seconds": self.plan.micro_batch_seconds,
                         "perf/step_seconds": time.time() - t_step,
+                        "perf/agreement_seconds_per_step": AGREEMENT_SECONDS[0] / max(1, c.step - start_step),
                         **self.peak_memory_scalars()})
                     monitor.postfix.update(loss=f"{c.train_loss:.3f}", aud_s=f"{aps:.0f}/s")
                     window = {"loss": 0.0, "n": 0, "audio": 0.0, "utts": 0, "t": time.time()}
@@ -306,6 +307,7 @@ class Trainer:
             "gradient_accumulation_steps": self.plan.accumulation,
             "precision": self.plan.precision,
             "param_checksums": checksums,
+            "agreement_seconds_per_step": AGREEMENT_SECONDS[0] / max(1, c.step - self.start_step),
             "exit_code": exit_code,
         }
 

@@ -6,8 +6,9 @@ gradient is the same however the step is cut. Two ways to run the micro-batches:
 * local (single process, DDP): every micro-batch accumulates gradients locally (DDP `no_sync`),
   then one flat all-reduce averages them across ranks ("forced sync", as Composer does for its
   automatic micro-batching). No collective runs inside forward or backward, so an OOM anywhere in
-  them is recoverable: the failing rank zeroes its gradients and re-runs the step cut smaller; the
-  one per-step exchange tells every rank, and all adopt the smaller limit from then on.
+  them is recoverable by the failing rank alone (forward: re-cut the rest of its step; backward:
+  zero its gradients and re-run its step cut smaller); the one per-step exchange tells every
+  rank, and all adopt the smaller limit from then on.
 * lockstep (DeepSpeed): ZeRO reduces gradients inside backward, so ranks must run the same number
   of backward passes. After each forward the ranks exchange an OOM flag; on an OOM every rank
   drops that forward, re-cuts the rest of its step under the new limit, pads to the same count
@@ -42,16 +43,24 @@ def _is_oom(exc: BaseException) -> bool:
     return isinstance(exc, torch.OutOfMemoryError)
 
 
+AGREEMENT_SECONDS = [0.0]  # time spent in the agreement collectives (benchmarks read it)
+
+
 def _gather_rows(acc, row: list[float]) -> list[list[float]]:
     """Every rank's small row of numbers, in one collective (none with a single process)."""
     if acc.num_processes == 1:
         return [row]
+    import time
+
     import torch.distributed as dist
 
+    t0 = time.perf_counter()
     mine = torch.tensor(row, dtype=torch.float64, device=acc.device)
     out = torch.empty(acc.num_processes * len(row), dtype=torch.float64, device=acc.device)
     dist.all_gather_into_tensor(out, mine)
-    return out.view(acc.num_processes, len(row)).tolist()
+    rows = out.view(acc.num_processes, len(row)).tolist()
+    AGREEMENT_SECONDS[0] += time.perf_counter() - t0
+    return rows
 
 
 class StepExecutor:
@@ -96,8 +105,7 @@ class StepExecutor:
 
     def _free(self) -> None:
         self.t.optimizer.zero_grad(set_to_none=True)
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
+        self._empty_cache()
 
     def _event(self, rank: int, before: float, after: float) -> dict:
         return {"step": self.t.counters.step + 1, "rank": rank, "from_batch_seconds": round(before, 3),
@@ -120,47 +128,71 @@ class StepExecutor:
         return self._lockstep(groups, n_step) if self.lockstep else self._local(groups, n_step)
 
     def _local(self, groups, n_step) -> StepResult:
+        """Single/DDP: all micro-batches accumulate locally, so a rank recovers on its own: an OOM
+        in forward re-cuts that micro-batch and the rest of the step (gradients so far stay); an
+        OOM in backward (partial gradients) re-runs the rank's whole step cut smaller. The one
+        exchange at the end tells every rank the new limit, which all adopt."""
         acc, t = self.acc, self.t
-        events: list[dict] = []
-        while True:
-            pieces = [p for g in groups for p in split(g, self.durations, self.backoff)]
-            loss_sum = seconds = 0.0
-            finite, oom, fatal, message = True, None, False, ""
-            for idx in pieces:
+        pending = [p for g in groups for p in split(g, self.durations, self.backoff)]
+        loss_sum = seconds = 0.0
+        finite, fatal, message = True, False, ""
+        ooms: list[tuple[float, float, float]] = []  # (failed padded seconds, longest, new limit)
+
+        def on_oom(idx):
+            nonlocal fatal, message
+            failed, longest = padded_seconds(idx, self.durations), max(self.durations[i] for i in idx)
+            if len(idx) == 1:
+                fatal, message = True, self._single_utterance_message(idx)
+                return False
+            ooms.append((failed, longest, self.backoff.on_oom(failed, longest)))
+            self._empty_cache()
+            return True
+
+        while pending:
+            idx = pending.pop(0)
+            weight = len(idx) / n_step
+            with (acc.no_sync(t.model) if self.ddp else contextlib.nullcontext()):
                 try:
-                    with (acc.no_sync(t.model) if self.ddp else contextlib.nullcontext()):
-                        loss, secs = self._loss(idx, len(idx) / n_step)
-                        weight = len(idx) / n_step
-                        if not bool(torch.isfinite(loss.detach())):
-                            finite = False
-                            break
-                        acc.backward(loss * weight)
-                except Exception as exc:  # noqa: BLE001 - only OOM is handled, the rest re-raised
-                    if not _is_oom(exc):
-                        raise
-                    oom = (padded_seconds(idx, self.durations), max(self.durations[i] for i in idx))
-                    fatal = len(idx) == 1
-                    message = self._single_utterance_message(idx) if fatal else ""
-                    del exc
+                    loss, secs = self._loss(idx, weight)
+                except torch.OutOfMemoryError:
+                    if not on_oom(idx):
+                        break
+                    rest = idx + [i for p in pending for i in p]  # nothing of this one reached the gradients
+                    pending = split(rest, self.durations, self.backoff)
+                    continue
+                if not bool(torch.isfinite(loss.detach())):
+                    finite = False
                     break
-                loss_sum += float(loss.detach()) * weight
-                seconds += secs
-            new_limit = self.backoff.on_oom(*oom) if oom and not fatal else 0.0
-            bucket = 1 if not oom else max(1, int(oom[1] + 0.999999))
-            rows = _gather_rows(acc, [0.0 if finite else 1.0, n_step, seconds, loss_sum,
-                                      float(t.stop.signum > 0), 1.0 if oom else 0.0, new_limit, bucket,
-                                      1.0 if fatal else 0.0, oom[0] if oom else 0.0])
-            if any(r[8] for r in rows):
-                self._free()
-                self._fatal(rows, 8, message)
-            if not any(r[5] for r in rows):
-                break
-            self._free()  # drop this attempt's gradients on every rank; the step is re-run cut smaller
-            for r, row in enumerate(rows):
-                if row[5]:
-                    events.append(self._event(r, row[9], row[6]))
-                    self.backoff.adopt(row[6], int(row[7]))
+                try:
+                    acc.backward(loss * weight)
+                except torch.OutOfMemoryError:
+                    del loss
+                    if not on_oom(idx):
+                        break
+                    # partial gradients of this micro-batch are in .grad: redo the rank's step
+                    t.optimizer.zero_grad(set_to_none=True)
+                    loss_sum = seconds = 0.0
+                    pending = [p for g in groups for p in split(g, self.durations, self.backoff)]
+                    continue
+            loss_sum += float(loss.detach()) * weight
+            seconds += secs
+        first = ooms[0] if ooms else (0.0, 0.0, 0.0)
+        smallest = min(ooms, key=lambda o: o[2]) if ooms else (0.0, 0.0, 0.0)
+        rows = _gather_rows(acc, [0.0 if finite else 1.0, n_step, seconds, loss_sum, float(t.stop.signum > 0),
+                                  1.0 if fatal else 0.0, float(len(ooms)), smallest[2], smallest[1], first[0]])
+        if any(r[5] for r in rows):
+            self._free()
+            self._fatal(rows, 5, message)
+        events = []
+        for r, row in enumerate(rows):
+            if row[6]:
+                events.append(self._event(r, row[9], row[7]))
+                self.backoff.adopt(row[7], max(1, int(row[8] + 0.999999)))
         return self._finish(rows, events)
+
+    def _empty_cache(self) -> None:
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
 
     def _lockstep(self, groups, n_step) -> StepResult:
         acc, t = self.acc, self.t
