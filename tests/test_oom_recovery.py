@@ -33,7 +33,7 @@ def test_one_rank_oom_every_rank_backs_off_same_samples_same_result(strategy, sm
     assert set(events[0]) == {"step", "rank", "from_batch_seconds", "to_batch_seconds"}
     assert s["samples_seen"] == plain["samples_seen"]
     assert s["audio_seconds_seen"] == pytest.approx(plain["audio_seconds_seen"])
-    assert s["eval"]["cer"] is not None  # evaluation batches above the limit were halved too
+    assert s["eval"]["cer"] is not None and s["eval_oom_retries"] > 0  # eval batches above it were halved
     # both ranks adopted it: the smaller cut from the start gives the same parameters
     limit = s["oom_limit_seconds"]
     small = _ok(_launch(small_corpus, str(tmp_path / "small"), *args, "--micro-batch-limit-seconds", limit),

@@ -26,7 +26,7 @@ def eval_groups(utterances, budget_seconds: float) -> list[list[int]]:
 
 @torch.no_grad()
 def transcribe(model, processor, utterances, *, device, budget_seconds: float = 60.0,
-               autocast=None, forward_passes: int = 0, filler=None) -> list[str]:
+               autocast=None, forward_passes: int = 0, filler=None, on_oom=None) -> list[str]:
     """Greedy CTC transcripts in the order of `utterances`. Logits are cut per row to the frames
     its real audio produces, so padding cannot emit characters.
 
@@ -53,6 +53,8 @@ def transcribe(model, processor, utterances, *, device, budget_seconds: float = 
                 if group is None or len(group) == 1:
                     raise
                 # evaluation has no optimizer state to keep consistent: halve and retry this batch
+                if on_oom is not None:
+                    on_oom(sum(utterances[i].duration for i in group), len(group))
                 half = len(group) // 2
                 pending[:0] = [group[:half], group[half:]]
                 if torch.cuda.is_available():

@@ -23,7 +23,7 @@ from . import checkpoint as ckpt
 from .batches import Collator
 from .evaluate import error_rates, eval_groups, transcribe
 from .monitor import Monitor, peak_memory_bytes
-from .step import AGREEMENT_SECONDS, StepExecutor, StepResult, UnrecoverableOOM
+from .step import AGREEMENT_SECONDS, StepExecutor, StepResult, UnrecoverableOOM, gather_rows
 
 EXIT_SIGNALLED = 75  # stopped by SIGTERM/SIGUSR1 after writing a checkpoint (EX_TEMPFAIL)
 EXIT_NONFINITE = 3  # too many non-finite losses in a row
@@ -113,6 +113,7 @@ class Trainer:
         self.inject_nonfinite = _inject_nonfinite_steps()
         self.oom_backoffs: list[dict] = []
         self.error: str | None = None
+        self.eval_oom_retries = 0
         self.executor = StepExecutor(self, plan.micro_batch_seconds, cfg.micro_batch_limit_seconds)
 
     # --- state ---------------------------------------------------------------------------------
@@ -164,7 +165,7 @@ class Trainer:
         mine = shards[acc.process_index]
         hyps = transcribe(self.model, self.processor, [utts[i] for i in mine], device=acc.device,
                           budget_seconds=budget, autocast=acc.autocast, forward_passes=passes,
-                          filler=utts[0] if utts else None)
+                          filler=utts[0] if utts else None, on_oom=self._eval_oom)
         pairs = list(zip(mine, hyps))
         if acc.num_processes > 1:
             from accelerate.utils import gather_object
@@ -175,6 +176,11 @@ class Trainer:
         result = error_rates(refs, [by_index[i] for i in sorted(by_index)])
         result["utterances"] = len(by_index)
         return result
+
+    def _eval_oom(self, seconds: float, count: int) -> None:
+        self.eval_oom_retries += 1
+        print(f"eval (rank {self.acc.process_index}): out of memory on {count} utterances ({seconds:.1f} s); "
+              f"evaluating them in halves", flush=True)
 
     def maybe_best(self, result: dict) -> bool:
         c = self.counters
@@ -200,6 +206,9 @@ class Trainer:
         monitor = Monitor(acc, os.path.join(self.run_dir, "logs"), cfg.max_steps, start_step)
         if resume_path:
             monitor.line(f"resumed from {resume_path} at step {start_step}")
+        monitor.line(f"data: {len(self.train_utts)} training and {len(self.eval_utts)} evaluation utterances kept"
+                     + (f"; skipped: {', '.join(f'{k}={v}' for k, v in sorted(self.skipped.items()))}"
+                        if self.skipped else "; none skipped"))
         exit_code = 0
         seg_audio = 0.0
         t_seg = time.time()
@@ -297,6 +306,7 @@ class Trainer:
             "eval": {"wer": c.last_eval.get("wer"), "cer": c.last_eval.get("cer")},
             "best_wer": c.best_wer, "best_step": c.best_step, "oom_backoffs": self.oom_backoffs,
             "oom_limit_seconds": self.executor.backoff.smallest_limit(), "error": self.error,
+            "eval_oom_retries": int(sum(r[0] for r in gather_rows(acc, [float(self.eval_oom_retries)]))),
             "skipped": self.skipped, "nonfinite_steps": c.nonfinite_steps,
             "wall_seconds": c.wall_seconds_before,
             "audio_seconds_per_second": seg_audio / wall if wall > 0 else 0.0,

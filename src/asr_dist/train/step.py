@@ -46,7 +46,7 @@ def _is_oom(exc: BaseException) -> bool:
 AGREEMENT_SECONDS = [0.0]  # time spent in the agreement collectives (benchmarks read it)
 
 
-def _gather_rows(acc, row: list[float]) -> list[list[float]]:
+def gather_rows(acc, row: list[float]) -> list[list[float]]:
     """Every rank's small row of numbers, in one collective (none with a single process)."""
     if acc.num_processes == 1:
         return [row]
@@ -178,7 +178,7 @@ class StepExecutor:
             seconds += secs
         first = ooms[0] if ooms else (0.0, 0.0, 0.0)
         smallest = min(ooms, key=lambda o: o[2]) if ooms else (0.0, 0.0, 0.0)
-        rows = _gather_rows(acc, [0.0 if finite else 1.0, n_step, seconds, loss_sum, float(t.stop.signum > 0),
+        rows = gather_rows(acc, [0.0 if finite else 1.0, n_step, seconds, loss_sum, float(t.stop.signum > 0),
                                   1.0 if fatal else 0.0, float(len(ooms)), smallest[2], smallest[1], first[0]])
         if any(r[5] for r in rows):
             self._free()
@@ -222,7 +222,7 @@ class StepExecutor:
                 del exc
             new_limit = self.backoff.on_oom(*oom) if oom and not fatal else 0.0
             bucket = 1 if not oom else max(1, int(oom[1] + 0.999999))
-            rows = _gather_rows(acc, [1.0 if oom else 0.0, new_limit, bucket, 1.0 if fatal else 0.0,
+            rows = gather_rows(acc, [1.0 if oom else 0.0, new_limit, bucket, 1.0 if fatal else 0.0,
                                       oom[0] if oom else 0.0])
             if any(r[3] for r in rows):
                 self._fatal(rows, 3, message)
@@ -247,12 +247,12 @@ class StepExecutor:
             with acc.accumulate(t.model):
                 acc.backward(loss * weight * engine_gas)
             k += 1
-        rows = _gather_rows(acc, [0.0 if finite else 1.0, n_step, seconds, loss_sum, float(t.stop.signum > 0)])
+        rows = gather_rows(acc, [0.0 if finite else 1.0, n_step, seconds, loss_sum, float(t.stop.signum > 0)])
         return self._finish(rows, events, stepped_by_engine=True)
 
     def _pad_to_max(self, pieces: list) -> list:
         """Same number of micro-batches on every rank: pad with zero-weight fillers (None)."""
-        counts = _gather_rows(self.acc, [float(len(pieces))])
+        counts = gather_rows(self.acc, [float(len(pieces))])
         longest = int(max(r[0] for r in counts))
         return list(pieces) + [None] * (longest - len(pieces))
 
