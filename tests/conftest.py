@@ -1,14 +1,9 @@
-"""Shared fixtures: a small generated demo corpus, and a runner for the real `asr-dist` CLI."""
+"""Shared fixtures: offline environment, a small generated demo corpus (helpers.py runs the CLI)."""
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 
 import pytest
-
-CLI = [sys.executable, "-m", "asr_dist.cli.main"]
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -27,14 +22,3 @@ def small_corpus(tmp_path_factory) -> str:
     folder = tmp_path_factory.mktemp("corpus")
     write_demo_corpus(str(folder), DemoSpec(num_train=60, num_dev=12, seed=1))
     return str(folder)
-
-
-def run_cli(*args, cwd=None, env=None, timeout=600) -> subprocess.CompletedProcess:
-    full_env = {**os.environ, **(env or {})}
-    return subprocess.run([*CLI, *map(str, args)], cwd=cwd, env=full_env, capture_output=True, text=True,
-                          timeout=timeout)
-
-
-def read_json(path) -> dict:
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)

@@ -2,7 +2,7 @@
 import json
 import os
 
-from conftest import run_cli
+from helpers import run_cli
 
 
 def _one_line_error(proc, *needles):

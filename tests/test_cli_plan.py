@@ -2,7 +2,7 @@
 import json
 import os
 
-from conftest import run_cli
+from helpers import run_cli
 
 CANDIDATE_KEYS = {"strategy", "fits", "reason", "num_processes", "num_machines", "micro_batch_seconds",
                   "gradient_accumulation_steps", "precision", "gradient_checkpointing", "bytes_per_gpu",

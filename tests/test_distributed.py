@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from conftest import read_json, run_cli
+from helpers import read_json, run_cli
 
 
 def _launch(corpus, out, *extra, cwd):

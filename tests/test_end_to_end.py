@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from conftest import read_json, run_cli
+from helpers import read_json, run_cli
 
 SUMMARY_KEYS = {"strategy", "world_size", "num_machines", "steps", "samples_seen", "audio_seconds_seen",
                 "train_loss_final", "eval", "best_wer", "best_step", "oom_backoffs", "skipped",

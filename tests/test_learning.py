@@ -3,7 +3,7 @@ import os
 
 import torch
 
-from conftest import read_json, run_cli
+from helpers import read_json, run_cli
 
 
 def _untrained_cer(run_dir, manifest) -> float:

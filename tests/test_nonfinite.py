@@ -1,7 +1,7 @@
 """Non-finite losses: skipped on every rank and counted; too many in a row stop the run cleanly."""
 import os
 
-from conftest import read_json, run_cli
+from helpers import read_json, run_cli
 
 
 def _run(corpus, out, steps, cwd, *extra, env=None):

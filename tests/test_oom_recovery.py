@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from conftest import read_json, run_cli
+from helpers import read_json, run_cli
 
 COMMON = ("--effective-batch-seconds", 32, "--max-steps", 8, "--save-every", 4, "--eval-every", 8, "--log-every", 1)
 

@@ -149,7 +149,7 @@ def test_report_when_everything_is_dropped(tmp_path):
 
 
 def test_cli_data_report_json(bad_manifest, tmp_path):
-    from conftest import run_cli
+    from helpers import run_cli
 
     manifest, _ = bad_manifest
     proc = run_cli("data-report", manifest, "--max-duration", "2", "--json",
