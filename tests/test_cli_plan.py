@@ -72,7 +72,7 @@ def test_dry_run_writes_reusable_configs(small_corpus, tmp_path):
                    "--train-manifest", os.path.join(small_corpus, "train.jsonl"),
                    "--output-dir", tmp_path / "out", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert "accelerate.commands.launch --config_file" in proc.stdout
+    assert "asr_dist.launching.accelerate_main --config_file" in proc.stdout
     acc = yaml.safe_load((tmp_path / "accelerate_configs" / "zero2-2xcpu.yaml").read_text())
     assert acc["distributed_type"] == "DEEPSPEED" and acc["num_processes"] == 2
     ds = json.loads((tmp_path / acc["deepspeed_config"]["deepspeed_config_file"]).read_text())

@@ -20,10 +20,11 @@ def accelerate_command(config_file: str, run_config: str, *, machine_rank: int |
                        main_process_ip: str | None = None, main_process_port: int | None = None,
                        extra_args: tuple[str, ...] = (), python: str | None = None,
                        env: dict | None = None) -> LaunchCommand:
-    """`python -m accelerate.commands.launch --config_file Y -m asr_dist.train --config R`:
-    the same as `accelerate launch ...`, pinned to this interpreter. Per-machine values
-    (rank, head address) go on the command line so that one YAML serves every node."""
-    argv = [python or sys.executable, "-m", "accelerate.commands.launch", "--config_file", config_file]
+    """`python -m asr_dist.launching.accelerate_main --config_file Y -m asr_dist.train --config R`:
+    `accelerate launch ...` pinned to this interpreter, passing the training's exit code through
+    (accelerate_main.py). Per-machine values (rank, head address) go on the command line so that
+    one YAML serves every node."""
+    argv = [python or sys.executable, "-m", "asr_dist.launching.accelerate_main", "--config_file", config_file]
     if machine_rank is not None:
         argv += ["--machine_rank", str(machine_rank)]
     if main_process_ip:

@@ -15,6 +15,7 @@ from ..runs import (PLAN_FILE, RUN_CONFIG_FILE, Data, default_output_dir, freeze
                     read_vocab, resolve_inputs)
 from ..train import checkpoint as ckpt
 from .command import LaunchCommand, accelerate_command
+from .lock import RunLock
 
 ACCELERATE_DIR = "accelerate_configs"
 DEEPSPEED_DIR = "deepspeed_configs"
@@ -73,6 +74,11 @@ class PreparedRun:
     accelerate_yaml: str
     deepspeed_json: str | None
     command: LaunchCommand
+    lock: object = None  # RunLock held by machine 0's launcher until the run ends
+
+    def release(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
 
 
 def _write(path: str, text: str) -> None:
@@ -135,7 +141,7 @@ def join_run(cfg: RunConfig, say=print, timeout: float = WAIT_FOR_MAIN_SECONDS) 
     command = accelerate_command(info["accelerate_config"], info["run_config"], machine_rank=cfg.machine_rank,
                                  main_process_ip=cfg.main_process_ip, main_process_port=cfg.main_process_port,
                                  env=info["env"])
-    return PreparedRun(cfg, plan, cfg.output_dir, info["accelerate_config"], info.get("deepspeed_config"), command)
+    return PreparedRun(cfg, plan, cfg.output_dir, info["accelerate_config"], info.get("deepspeed_config"), command, None)
 
 
 def _start_from_observed_limit(cfg: RunConfig, run_dir: str, plan, say) -> RunConfig:
@@ -154,8 +160,7 @@ def _start_from_observed_limit(cfg: RunConfig, run_dir: str, plan, say) -> RunCo
 
 
 def prepare_run(cfg: RunConfig, say=print) -> PreparedRun:
-    from ..train.model import build_processor, folder_has_processor
-    from ..writers import accelerate_config, config_name, deepspeed_config
+    from ..writers import config_name
 
     _check_multi_machine(cfg)
     if cfg.num_machines > 1 and cfg.machine_rank > 0:
@@ -167,10 +172,21 @@ def prepare_run(cfg: RunConfig, say=print) -> PreparedRun:
     run_dir = cfg.output_dir or default_output_dir(cfg, name)
     if cfg.resume == "auto" and not cfg.output_dir:
         say("note: --resume auto without --output-dir starts a new run folder (nothing to resume)")
-    _check_run_dir(cfg, run_dir)
-    cfg = _start_from_observed_limit(cfg, run_dir, plan, say)
-    os.makedirs(run_dir, exist_ok=True)
-    cfg = cfg.replace(output_dir=run_dir)
+    lock = RunLock(run_dir)  # before anything is written: a second launch into it stops here
+    try:
+        _check_run_dir(cfg, run_dir)
+        ckpt.resolve_resume(cfg.resume, run_dir)  # --resume PATH must name a checkpoint
+        cfg = _start_from_observed_limit(cfg, run_dir, plan, say)
+        cfg = cfg.replace(output_dir=run_dir)
+        return _write_run(cfg, plan, data, name, run_dir, lock)
+    except BaseException:
+        lock.release()
+        raise
+
+
+def _write_run(cfg: RunConfig, plan, data: Data, name: str, run_dir: str, lock) -> PreparedRun:
+    from ..train.model import build_processor, folder_has_processor
+    from ..writers import accelerate_config, deepspeed_config
 
     if not folder_has_processor(run_dir):
         if os.path.isdir(cfg.model) and folder_has_processor(cfg.model):
@@ -219,4 +235,4 @@ def prepare_run(cfg: RunConfig, say=print) -> PreparedRun:
         _write(os.path.join(run_dir, LAUNCH_FILE), json.dumps(
             {"token": _launch_token(cfg), "accelerate_config": run_acc_path, "run_config": run_cfg_path,
              "deepspeed_config": ds_path, "env": env}, indent=2))
-    return PreparedRun(cfg, plan, run_dir, acc_path, ds_path, command)
+    return PreparedRun(cfg, plan, run_dir, acc_path, ds_path, command, lock)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from datetime import timedelta
 
 from ..config import RunConfig
@@ -81,7 +82,11 @@ def train_main(cfg: RunConfig) -> int:
                       data.eval.kept if data.eval else [], run_dir, data.skipped(), plan_dict)
     summary, code = trainer.run(resume)
     if acc.is_main_process:
-        ckpt.write_json_atomic(os.path.join(run_dir, SUMMARY_FILE), summary)
+        try:
+            ckpt.write_json_atomic(os.path.join(run_dir, SUMMARY_FILE), summary)
+        except OSError as exc:
+            print(f"error: could not write {run_dir}/{SUMMARY_FILE}: {exc.strerror or exc}", file=sys.stderr, flush=True)
+            code = code or 5
     acc.wait_for_everyone()
     acc.end_training()
     return code

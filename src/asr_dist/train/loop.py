@@ -28,6 +28,7 @@ from .step import AGREEMENT_SECONDS, StepExecutor, StepResult, UnrecoverableOOM,
 EXIT_SIGNALLED = 75  # stopped by SIGTERM/SIGUSR1 after writing a checkpoint (EX_TEMPFAIL)
 EXIT_NONFINITE = 3  # too many non-finite losses in a row
 EXIT_OOM = 4  # out of memory even with one utterance per micro-batch
+EXIT_SAVE_FAILED = 5  # a checkpoint or the final model could not be written (disk full, read-only)
 
 
 @dataclass(frozen=True)
@@ -277,20 +278,33 @@ class Trainer:
                                  f"({result['utterances']} utterances){'  new best' if best else ''}")
                 monitor.advance()
                 if c.step % cfg.save_every == 0 or (stop and c.step < cfg.max_steps):
-                    path = self.save()
+                    path = self.save()  # CheckpointWriteError: handled below
                     if stop:
                         monitor.line(f"signal received: checkpoint written to {path}; exiting with "
                                      f"{EXIT_SIGNALLED} (resume with --resume auto)")
                         exit_code = EXIT_SIGNALLED
                         break
+        except ckpt.CheckpointWriteError as exc:
+            exit_code = self._write_failed(monitor, exc)
         finally:
             monitor.close()
         wall = time.time() - t_seg
         c.wall_seconds_before += wall
         if exit_code == 0:
-            ckpt.save_final_model(acc, self.model, self.processor, self.run_dir)
+            try:
+                ckpt.save_final_model(acc, self.model, self.processor, self.run_dir)
+            except ckpt.CheckpointWriteError as exc:
+                exit_code = self._write_failed(monitor, exc)
         summary = self.summary(wall, seg_audio, resume_path, exit_code)
         return summary, exit_code
+
+    def _write_failed(self, monitor, exc) -> int:
+        self.error = str(exc)
+        monitor.line(f"error: {exc}")
+        last = ckpt.list_checkpoints(self.run_dir)
+        monitor.line(f"stopped at step {self.counters.step}; "
+                     + (f"resume from {last[-1][1]} once there is room (--resume auto)" if last else "no checkpoint yet"))
+        return EXIT_SAVE_FAILED
 
     def summary(self, wall: float, seg_audio: float, resume_path, exit_code: int) -> dict:
         acc, c = self.acc, self.counters
