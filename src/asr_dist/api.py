@@ -41,8 +41,6 @@ def launch(config: str | RunConfig | None = None, dry_run: bool = False, say=_sa
     """Plan, write configs, run `accelerate launch`; returns run_summary.json as a dict
     (with dry_run: the command and the files written, nothing started)."""
     from .launching.prepare import prepare_run
-    from .launching.runner import run
-
     from .launching.slurm import apply_slurm_env
 
     prepared = prepare_run(apply_slurm_env(config_from(config, **run_options), os.environ, say), say)
@@ -50,7 +48,17 @@ def launch(config: str | RunConfig | None = None, dry_run: bool = False, say=_sa
             "deepspeed_config": prepared.deepspeed_json, "command": prepared.command.shell(),
             "strategy": prepared.plan.chosen.strategy}
     if dry_run:
+        prepared.release()
         return info
+    try:
+        return _run_prepared(prepared, say)
+    finally:
+        prepared.release()
+
+
+def _run_prepared(prepared, say) -> dict:
+    from .launching.runner import run
+
     say(f"plan: {prepared.plan.chosen.strategy} x{prepared.plan.chosen.num_processes} "
         f"({prepared.plan.chosen.precision}, micro-batch {prepared.plan.chosen.micro_batch_seconds:.1f} s x "
         f"{prepared.plan.chosen.gradient_accumulation_steps} accumulation); run folder {prepared.run_dir}")
@@ -61,6 +69,11 @@ def launch(config: str | RunConfig | None = None, dry_run: bool = False, say=_sa
         if code != 0:
             raise RunFailed(f"training on machine {prepared.cfg.machine_rank} exited with code {code}")
         return {"run_dir": prepared.run_dir, "machine_rank": prepared.cfg.machine_rank, "exit_code": 0}
+    return _read_summary(prepared, code)
+
+
+def _read_summary(prepared, code: int) -> dict:
+    """run_summary.json of the run just started (not an older one), with "run_dir" added."""
     summary_path = os.path.join(prepared.run_dir, SUMMARY_FILE)
     summary = None
     if os.path.isfile(summary_path) and os.path.getmtime(summary_path) >= os.path.getmtime(
@@ -71,6 +84,34 @@ def launch(config: str | RunConfig | None = None, dry_run: bool = False, say=_sa
         raise RunFailed(f"training exited with code {code}; see the output above and {prepared.run_dir}/logs")
     summary["run_dir"] = prepared.run_dir
     return summary
+
+
+def notebook_launch(config: str | RunConfig | None = None, say=_say, **run_options) -> dict:
+    """The same run as launch(), started from a Jupyter cell through accelerate's notebook_launcher
+    (one forked process per planned rank; progress is written to the cell). Returns run_summary.json
+    as a dict."""
+    from .notebook import notebook_launch as _notebook_launch
+
+    return _notebook_launch(config, say=say, **run_options)
+
+
+def demo_data(directory: str, num_train: int = 400, num_dev: int = 60, seed: int = 0) -> dict:
+    """Write the deterministic demo corpus (`asr-dist demo-data`): DIR/wavs/*.wav, DIR/train.jsonl,
+    DIR/dev.jsonl. Returns {"train": path, "dev": path, ...}."""
+    from .data.demo import DemoSpec, write_demo_corpus
+
+    for name, value in (("--num-train", num_train), ("--num-dev", num_dev)):
+        if int(value) < 1:
+            raise UserError(f"{name}: must be >= 1, got {value}")
+    return write_demo_corpus(directory, DemoSpec(num_train=int(num_train), num_dev=int(num_dev), seed=int(seed)))
+
+
+def data_report(manifest: str, model: str = "tiny", min_duration: float | None = None,
+                max_duration: float | None = None):
+    """`asr-dist data-report`: a DataReport with `.to_dict()` (= `--json`) and `.render()`."""
+    from .data.report import data_report as _data_report
+
+    return _data_report(manifest, model=model, min_duration=min_duration, max_duration=max_duration)
 
 
 def evaluate(model_dir: str, manifest: str, max_utterances: int | None = None) -> dict:

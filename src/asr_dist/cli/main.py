@@ -31,9 +31,7 @@ def cli():
 @click.option("--seed", type=int, default=0, show_default=True)
 def demo_data(directory, num_train, num_dev, seed):
     """Write a deterministic speech-like corpus: DIR/wavs/*.wav, DIR/train.jsonl, DIR/dev.jsonl."""
-    from ..data.demo import DemoSpec, write_demo_corpus
-
-    paths = write_demo_corpus(directory, DemoSpec(num_train=num_train, num_dev=num_dev, seed=seed))
+    paths = api.demo_data(directory, num_train=num_train, num_dev=num_dev, seed=seed)
     click.echo(f"wrote {num_train} + {num_dev} utterances: {paths['train']}, {paths['dev']}")
 
 
@@ -54,9 +52,7 @@ def profile(simulate, as_json):
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
 def data_report(manifest, model, min_duration, max_duration, as_json):
     """Duration statistics, vocabulary, and every utterance that would be dropped, with the reason."""
-    from ..data.report import data_report as report
-
-    result = report(manifest, model=model, min_duration=min_duration, max_duration=max_duration)
+    result = api.data_report(manifest, model=model, min_duration=min_duration, max_duration=max_duration)
     click.echo(json.dumps(result.to_dict(), indent=2) if as_json else result.render())
 
 

@@ -6,6 +6,7 @@ SPEC: `[NODESx]COUNTxGPU[-MEM]`, comma-separated for mixed nodes: `1xA100-80GB`,
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import asdict, dataclass
 
@@ -109,7 +110,7 @@ class Inventory:
             "num_nodes": self.num_nodes,
             "num_gpus": self.num_gpus,
             "gpus_per_node": self.gpus_per_node,
-            "nodes": [asdict(n) for n in self.nodes],
+            "nodes": [json.loads(json.dumps(asdict(n))) for n in self.nodes],  # tuples -> lists, as plan --json
             "notes": list(self.notes),
             "slurm": asdict(self.slurm) if self.slurm else None,
         }

@@ -113,6 +113,14 @@ class Plan:
     def render_table(self) -> str:
         return render_table(self)
 
+    def __repr__(self) -> str:  # the `asr-dist plan` table (a notebook's text view, print(repr(p)))
+        return render_table(self)
+
+    def _repr_html_(self) -> str:  # the same table as HTML in Jupyter
+        from ..notebook import plan_html
+
+        return plan_html(self)
+
 
 # --- context shared by all candidates ------------------------------------------------------------
 @dataclass(frozen=True)
@@ -415,11 +423,17 @@ def _annotate(ctx: _Context, cand: Candidate, chosen: Candidate) -> Candidate:
 def render_table(plan: Plan) -> str:
     """The human table for `asr-dist plan`."""
     unit = "process" if plan.hardware.is_cpu_only else "GPU"
+    # small models (tiny) in MiB, so the table does not read 0.0 everywhere
+    scale, scale_name = (GIB, "GiB") if max(c.bytes_per_gpu.total for c in plan.candidates) >= GIB else (2**20, "MiB")
+
+    def _gib(n: float) -> str:  # noqa: F811 - the table's own unit
+        return f"{n / scale:.1f}"
+
     head = (f"{'':2}{'candidate':<14}{'weights':>8}{'grads':>8}{'optim':>8}{'activ':>8}{'buffers':>8}"
             f"{'total':>8}  {'fits':<5}{'ckpt':<5}{'micro s':>8}{'accum':>6}  reason")
     lines = [f"plan for {plan.model.name} ({plan.model.params_total / 1e6:.1f}M params, "
              f"{plan.model.params_trainable / 1e6:.1f}M trainable) on {plan.hardware.label()} "
-             f"- GiB per {unit}", head]
+             f"- {scale_name} per {unit}", head]
     for c in plan.candidates:
         b = c.bytes_per_gpu
         mark = "->" if c.strategy == plan.chosen.strategy else ""

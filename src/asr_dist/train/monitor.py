@@ -22,7 +22,7 @@ class Monitor:
         self.bar = None
         if self.main:
             from torch.utils.tensorboard import SummaryWriter
-            from tqdm.auto import tqdm
+            from tqdm import tqdm  # text bar: a forked rank in a notebook cannot draw a widget
 
             os.makedirs(log_dir, exist_ok=True)
             self.writer = SummaryWriter(log_dir)
