@@ -23,7 +23,7 @@ def _have_slurm() -> bool:
     return all(shutil.which(b, path=path) for b in ("slurmctld", "slurmd", "sbatch", "munged"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def local_slurm():
     if os.geteuid() != 0:
         pytest.skip("the local SLURM cluster needs root (start-local-slurm.sh starts munged/slurmctld/slurmd)")

@@ -99,8 +99,9 @@ def test_usr1_checkpoints_requeues_and_resumes_to_the_uninterrupted_result(singl
                                                                              tmp_path):
     # start both runs from the same saved model (so the comparison does not depend on model init)
     assert single_node_job["proc"].returncode == 0
-    opts = run_options(small_corpus, "--model", single_node_job["out"], "--max-steps", 60, "--save-every", 1000,
-                       "--log-every", 5, "--seed", 7)
+    # training the feature encoder too keeps the steps slow enough (~0.1 s) to signal early
+    opts = run_options(small_corpus, "--model", single_node_job["out"], "--no-freeze-feature-encoder",
+                       "--max-steps", 150, "--save-every", 1000, "--log-every", 5, "--seed", 7)
     t_submit = time.time()
     sub = sbatch("--cpus-per-task=2", SINGLE, *opts, "--output-dir", tmp_path / "requeued", cwd=tmp_path,
                  env=job_env(), wait=False, timeout=60)
@@ -108,7 +109,7 @@ def test_usr1_checkpoints_requeues_and_resumes_to_the_uninterrupted_result(singl
     job_id = sub.stdout.strip().split(";")[0]
     deadline = time.time() + 120
     while time.time() < deadline:  # wait until the job has trained at least one step
-        if re.search(r"\s[1-9]\d*/60 \[", job_log(tmp_path, job_id)):
+        if re.search(r"\s[1-9]\d*/150 \[", job_log(tmp_path, job_id)):
             break
         assert job_state(job_id) in ("PENDING", "RUNNING", "CONFIGURING"), job_log(tmp_path, job_id)[-3000:]
         time.sleep(0.2)
@@ -134,14 +135,14 @@ def test_usr1_checkpoints_requeues_and_resumes_to_the_uninterrupted_result(singl
     # the checkpoint, the requeue and the resumed second run, in that order
     assert re.search(r"signal received: checkpoint written to .*checkpoint-(\d+)", log), log[-4000:]
     stopped_at = int(re.search(r"checkpoint written to .*checkpoint-(\d+)", log).group(1))
-    assert 1 <= stopped_at < 60
+    assert 1 <= stopped_at < 150
     assert "asr-dist launch exited with 75 after SIGUSR1" in log and "requeueing job" in log
     assert "restart_count=0" in log and "restart_count=1" in log
     s = read_json(tmp_path / "requeued" / "run_summary.json")
     assert s["resumed_from"] and s["resumed_from"].endswith(f"checkpoint-{stopped_at}")
     d = read_json(tmp_path / "direct" / "run_summary.json")
     assert d["resumed_from"] is None
-    assert s["steps"] == d["steps"] == 60 and s["exit_code"] == 0
+    assert s["steps"] == d["steps"] == 150 and s["exit_code"] == 0
     assert s["samples_seen"] == d["samples_seen"]
     assert s["train_loss_final"] == pytest.approx(d["train_loss_final"], abs=1e-6)
     assert (tmp_path / "requeued" / "model.safetensors").is_file()
@@ -172,3 +173,38 @@ def test_multi_node_script_runs_two_launcher_tasks(local_slurm, small_corpus, tm
     assert "machine-rank=1" in log and "machine 1: done" in log
     assert (out / "checkpoint-6" / "trainer_state.json").is_file() and (out / "model.safetensors").is_file()
     print(f"multi-node job {job_id} (2 launcher tasks): sbatch --wait {time.time() - t:.1f} s")
+
+
+def wait_for_step(folder, job_id, total, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if re.search(rf"\s[1-9]\d*/{total} \[", job_log(folder, job_id)):
+            return
+        assert job_state(job_id) in ("PENDING", "RUNNING", "CONFIGURING"), job_log(folder, job_id)[-3000:]
+        time.sleep(0.2)
+    pytest.fail(f"job {job_id} trained no step within {timeout} s:\n" + job_log(folder, job_id)[-3000:])
+
+
+def test_plain_scancel_checkpoints_without_requeue(local_slurm, small_corpus, tmp_path):
+    """scancel (SIGTERM to every process of the job, SIGKILL KillWait seconds later): the ranks
+    still write a checkpoint at the next step boundary; the job is not requeued."""
+    out = tmp_path / "run"
+    sub = sbatch("--cpus-per-task=2", SINGLE, *run_options(small_corpus, "--output-dir", out, "--max-steps", 400,
+                                                          "--save-every", 1000), cwd=tmp_path, env=job_env(),
+                 wait=False, timeout=60)
+    assert sub.returncode == 0, sub.stderr
+    job_id = sub.stdout.strip().split(";")[0]
+    wait_for_step(tmp_path, job_id, 400)
+    t0 = time.time()
+    subprocess.run(["scancel", job_id], check=True, timeout=30)
+    deadline = time.time() + 60
+    while job_state(job_id) not in ("CANCELLED", "COMPLETED", "FAILED"):
+        assert time.time() < deadline, job_log(tmp_path, job_id)[-3000:]
+        time.sleep(0.25)
+    t_end = time.time()
+    log = job_log(tmp_path, job_id)
+    ckpts = sorted(p.name for p in out.glob("checkpoint-[0-9]*"))
+    assert len(ckpts) == 1 and (out / ckpts[0] / "trainer_state.json").is_file(), log[-4000:]
+    assert "received SIGTERM" in log and "signal received: checkpoint written" in log
+    assert "requeueing" not in log and "restart_count=1" not in log
+    print(f"scancel job {job_id}: TERM -> {ckpts[0]} -> job gone in {t_end - t0:.1f} s")

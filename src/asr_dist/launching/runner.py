@@ -31,9 +31,18 @@ def _session_members(sid: int) -> list[int]:
     return pids
 
 
+def _ignore_stop_signals() -> None:
+    """In the child before exec: accelerate's single-process launcher has no handler, so a
+    SIGTERM sent to every process of a job (scancel, preemption) would kill it before the rank
+    has written its checkpoint. Ignored dispositions survive exec; the training ranks install
+    their own handlers (train/loop.py) and torchrun installs its own for SIGTERM."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+
+
 def run(command: LaunchCommand) -> int:
     env = {**os.environ, **{k: str(v) for k, v in command.env.items()}}
-    proc = subprocess.Popen(list(command.argv), env=env, start_new_session=True)
+    proc = subprocess.Popen(list(command.argv), env=env, start_new_session=True, preexec_fn=_ignore_stop_signals)
 
     def forward(signum, _frame):
         sig = signal.SIGTERM if signum == signal.SIGINT else signum
