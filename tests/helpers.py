@@ -18,3 +18,22 @@ def run_cli(*args, cwd=None, env=None, timeout=600) -> subprocess.CompletedProce
 def read_json(path) -> dict:
     with open(path, encoding="utf-8") as fh:
         return json.load(fh)
+
+
+def skip_or_fail(reason: str):
+    """Outside CI a missing prerequisite skips; in CI (root, apt) it must not, so it fails."""
+    import pytest
+
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must be able to run this test: {reason}")
+    pytest.skip(reason)
+
+
+def assert_one_line_error(proc, *needles):
+    """Exit code 2 and exactly one line on stderr containing every needle; no traceback."""
+    assert proc.returncode == 2, (proc.returncode, proc.stderr[-2000:])
+    assert "Traceback" not in proc.stderr
+    lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    for n in needles:
+        assert n in lines[0], lines[0]

@@ -2,21 +2,12 @@
 import json
 import os
 
-from helpers import run_cli
-
-
-def _one_line_error(proc, *needles):
-    assert proc.returncode == 2, (proc.returncode, proc.stderr[-2000:])
-    assert "Traceback" not in proc.stderr
-    lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
-    assert len(lines) == 1, proc.stderr
-    for n in needles:
-        assert n in lines[0], lines[0]
+from helpers import assert_one_line_error, run_cli
 
 
 def test_missing_manifest(tmp_path):
     proc = run_cli("launch", "--dry-run", "--train-manifest", tmp_path / "nope.jsonl", cwd=tmp_path)
-    _one_line_error(proc, "--train-manifest", "nope.jsonl", "not found")
+    assert_one_line_error(proc, "--train-manifest", "nope.jsonl", "not found")
 
 
 def test_manifest_line_without_text(tmp_path, small_corpus):
@@ -28,24 +19,24 @@ def test_manifest_line_without_text(tmp_path, small_corpus):
     del rows[2]["text"]
     bad.write_text("".join(json.dumps(r) + "\n" for r in rows))
     proc = run_cli("launch", "--dry-run", "--train-manifest", bad, cwd=tmp_path)
-    _one_line_error(proc, "bad.jsonl:3", "text")
+    assert_one_line_error(proc, "bad.jsonl:3", "text")
 
 
 def test_broken_json_line_named(tmp_path):
     bad = tmp_path / "broken.jsonl"
     bad.write_text('{"audio_filepath": "a.wav", "text": "x"}\n{"audio_filepath": \n')
     proc = run_cli("data-report", bad)
-    _one_line_error(proc, "broken.jsonl:2", "not valid JSON")
+    assert_one_line_error(proc, "broken.jsonl:2", "not valid JSON")
 
 
 def test_unknown_model_preset(tmp_path, small_corpus):
     proc = run_cli("launch", "--dry-run", "--model", "xls-r-9b",
                    "--train-manifest", os.path.join(small_corpus, "train.jsonl"), cwd=tmp_path)
-    _one_line_error(proc, "--model", "xls-r-9b", "tiny")
+    assert_one_line_error(proc, "--model", "xls-r-9b", "tiny")
 
 
 def test_bad_yaml_key(tmp_path):
     cfg = tmp_path / "run.yaml"
     cfg.write_text("learning_rat: 0.1\n")
     proc = run_cli("plan", "--config", cfg)
-    _one_line_error(proc, "learning_rat", "learning_rate")
+    assert_one_line_error(proc, "learning_rat", "learning_rate")

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from faultkit import Launch
-from helpers import read_json, run_cli
+from helpers import read_json, run_cli, skip_or_fail
 
 
 def _args(corpus, out, steps=12, *extra):
@@ -65,7 +65,7 @@ def small_disk(tmp_path):
     mnt = tmp_path / "disk"
     mnt.mkdir()
     if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root (CI runs as root)")
+        skip_or_fail("mounting a tmpfs needs root (CI runs as root)")
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2800k", "tmpfs", str(mnt)], check=True)
     yield mnt
     subprocess.run(["umount", "-l", str(mnt)], check=False)

@@ -2,34 +2,26 @@
 import os
 
 from faultkit import Launch
-from helpers import run_cli
-
-
-def _one_line(proc, *needles):
-    assert proc.returncode == 2, (proc.returncode, proc.stderr[-2000:])
-    lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
-    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
-    for n in needles:
-        assert n in lines[0], lines[0]
+from helpers import assert_one_line_error, run_cli
 
 
 def test_resume_path_that_is_not_a_checkpoint(small_corpus, tmp_path):
     proc = run_cli("launch", "--dry-run", "--train-manifest", os.path.join(small_corpus, "train.jsonl"),
                    "--output-dir", tmp_path / "o", "--resume", tmp_path, cwd=tmp_path)
-    _one_line(proc, "--resume", str(tmp_path), "not a checkpoint")
+    assert_one_line_error(proc, "--resume", str(tmp_path), "not a checkpoint")
 
 
 def test_zero_or_negative_budgets(small_corpus, tmp_path):
     proc = run_cli("plan", "--train-manifest", os.path.join(small_corpus, "train.jsonl"),
                    "--effective-batch-seconds", -5, "--max-steps", 0)
-    _one_line(proc, "effective_batch_seconds", "-5", "max_steps")
+    assert_one_line_error(proc, "effective_batch_seconds", "-5", "max_steps")
 
 
 def test_wrong_type_in_yaml(tmp_path):
     cfg = tmp_path / "run.yaml"
     cfg.write_text("max_steps: lots\nseed: 1.5\n")
     proc = run_cli("plan", "--config", cfg)
-    _one_line(proc, "max_steps: expected int, got 'lots'", "seed")
+    assert_one_line_error(proc, "max_steps: expected int, got 'lots'", "seed")
 
 
 def test_evaluate_a_model_folder_without_processor(tmp_path, small_corpus):
@@ -37,7 +29,7 @@ def test_evaluate_a_model_folder_without_processor(tmp_path, small_corpus):
 
     Wav2Vec2Config().save_pretrained(tmp_path / "m")
     proc = run_cli("evaluate", tmp_path / "m", os.path.join(small_corpus, "dev.jsonl"))
-    _one_line(proc, "no processor", "vocab.json")
+    assert_one_line_error(proc, "no processor", "vocab.json")
 
 
 def test_second_launch_into_a_busy_folder_refuses(small_corpus, tmp_path):
@@ -49,7 +41,7 @@ def test_second_launch_into_a_busy_folder_refuses(small_corpus, tmp_path):
         first.wait_for(lambda: first.step() >= 1, what="the first run to train")
         before = sorted(p.name for p in out.iterdir())
         proc = run_cli("launch", *args, "--resume", "auto", cwd=tmp_path)
-        _one_line(proc, "in use by another launch", "pid")
+        assert_one_line_error(proc, "in use by another launch", "pid")
         assert sorted(p.name for p in out.iterdir()) == before
     finally:
         first.kill_all()

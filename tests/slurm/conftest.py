@@ -12,6 +12,8 @@ import subprocess
 
 import pytest
 
+from helpers import skip_or_fail  # tests/ is on sys.path through the root conftest
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPTS = os.path.join(HERE, "local_slurm")
 #: fake GPUs let the job scripts keep their `#SBATCH --gpus-per-node` lines
@@ -26,9 +28,9 @@ def _have_slurm() -> bool:
 @pytest.fixture(scope="module")
 def local_slurm():
     if os.geteuid() != 0:
-        pytest.skip("the local SLURM cluster needs root (start-local-slurm.sh starts munged/slurmctld/slurmd)")
+        skip_or_fail("the local SLURM cluster needs root (start-local-slurm.sh starts munged/slurmctld/slurmd)")
     if not _have_slurm() and not shutil.which("apt-get"):
-        pytest.skip("slurm-wlm is not installed and apt-get is not available to install it")
+        skip_or_fail("slurm-wlm is not installed and apt-get is not available to install it")
     env = {**os.environ, "SLURM_FAKE_GPUS": str(FAKE_GPUS), "SLURM_CRED_EXPIRE": "10", "SLURM_MIN_JOB_AGE": "5"}
     start = subprocess.run([os.path.join(SCRIPTS, "start-local-slurm.sh")], env=env, capture_output=True,
                            text=True, timeout=600)
