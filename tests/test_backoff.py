@@ -47,6 +47,7 @@ def test_split_respects_limits_and_keeps_every_sample():
 def test_injection_spec():
     assert OomInjection.from_env({"ASR_DIST_INJECT_OOM": "rank=1,max_batch_seconds=6.5"}) == OomInjection(1, 6.5)
     assert OomInjection.from_env({}) is None
+    assert OomInjection.from_env({"ASR_DIST_INJECT_OOM": "rank=0,max_batch_seconds=9,from_step=5"}).from_step == 5
     with pytest.raises(ValueError, match="rank=R,max_batch_seconds=S"):
         OomInjection.from_env({"ASR_DIST_INJECT_OOM": "rank=1"})
     assert bucket_of(4.0) == 4 and bucket_of(4.01) == 5

@@ -40,10 +40,12 @@ def test_kill9_while_writing_a_checkpoint_keeps_the_previous_one(small_corpus, t
 
 
 def test_a_rank_killed_mid_step_stops_the_run_fast_and_resume_works(small_corpus, tmp_path):
+    from asr_dist.train.checkpoint import list_checkpoints
+
     out = tmp_path / "run"
-    run = Launch(_args(small_corpus, out, 60, "--num-processes", 2), cwd=tmp_path)
+    run = Launch(_args(small_corpus, out, 100000, "--num-processes", 2), cwd=tmp_path)  # far from done
     try:
-        run.wait_for(lambda: (out / "checkpoint-4").is_dir() and run.step() >= 6, what="step 6")
+        run.wait_for(lambda: list_checkpoints(str(out)) and run.step() >= 6, what="a checkpoint and step 6")
         victim = run.ranks()[-1]
         killed = time.time()
         os.kill(victim, 9)
@@ -54,9 +56,12 @@ def test_a_rank_killed_mid_step_stops_the_run_fast_and_resume_works(small_corpus
     assert code not in (0, 75)
     assert took < 60, took  # not the 10-minute collective timeout
     assert "rank 1" in run.err or "local_rank: 1" in run.err, run.err[-3000:]
-    proc = run_cli("launch", *_args(small_corpus, out, 14, "--num-processes", 2, "--resume", "auto"), cwd=tmp_path)
+    last = list_checkpoints(str(out))[-1][0]
+    proc = run_cli("launch", *_args(small_corpus, out, last + 4, "--num-processes", 2, "--resume", "auto"),
+                   cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert read_json(out / "run_summary.json")["steps"] == 14
+    s = read_json(out / "run_summary.json")
+    assert s["steps"] == last + 4 and s["resumed_from"].endswith(f"checkpoint-{last}")
 
 
 @pytest.fixture

@@ -35,7 +35,7 @@ def test_evaluate_a_model_folder_without_processor(tmp_path, small_corpus):
 def test_second_launch_into_a_busy_folder_refuses(small_corpus, tmp_path):
     out = tmp_path / "run"
     args = ["--train-manifest", os.path.join(small_corpus, "train.jsonl"), "--output-dir", out,
-            "--max-steps", 400, "--save-every", 1000, "--eval-every", 1000]
+            "--max-steps", 100000, "--save-every", 100000, "--eval-every", 100000]
     first = Launch(args, cwd=tmp_path)
     try:
         first.wait_for(lambda: first.step() >= 1, what="the first run to train")

@@ -9,7 +9,7 @@ import pytest
 from faultkit import Launch
 from helpers import read_json, run_cli
 
-STEPS = 40
+STEPS = 300  # long enough that the signal arrives mid-run even on an idle machine (~30 steps/s)
 
 
 def _args(corpus, out, *extra):

@@ -15,7 +15,6 @@ import math
 import os
 from dataclasses import dataclass, field
 
-from ..data.sampler import pack_by_budget
 
 
 def bucket_of(longest_seconds: float) -> int:
@@ -94,11 +93,13 @@ class BackoffState:
 
 @dataclass(frozen=True)
 class OomInjection:
-    """ASR_DIST_INJECT_OOM="rank=R,max_batch_seconds=S": on rank R, every forward of a micro-batch
-    holding more than S seconds of padded audio raises the out-of-memory error CUDA raises."""
+    """ASR_DIST_INJECT_OOM="rank=R,max_batch_seconds=S[,from_step=N]": on rank R, every forward of a
+    micro-batch holding more than S seconds of padded audio (from optimizer step N on, default 1)
+    raises the out-of-memory error CUDA raises."""
 
     rank: int
     max_batch_seconds: float
+    from_step: int = 1
 
     @classmethod
     def from_env(cls, env=os.environ) -> "OomInjection | None":
@@ -107,6 +108,7 @@ class OomInjection:
             return None
         try:
             fields = dict(part.split("=", 1) for part in raw.split(","))
-            return cls(int(fields["rank"]), float(fields["max_batch_seconds"]))
+            return cls(int(fields["rank"]), float(fields["max_batch_seconds"]), int(fields.get("from_step", 1)))
         except (KeyError, ValueError):
-            raise ValueError(f"ASR_DIST_INJECT_OOM: expected 'rank=R,max_batch_seconds=S', got {raw!r}") from None
+            raise ValueError(f"ASR_DIST_INJECT_OOM: expected 'rank=R,max_batch_seconds=S[,from_step=N]', "
+                             f"got {raw!r}") from None

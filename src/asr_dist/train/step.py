@@ -87,7 +87,7 @@ class StepExecutor:
         def hook(_module, args):
             hidden = args[0]
             seconds = hidden.shape[0] * hidden.shape[1] / fps
-            if seconds > inj.max_batch_seconds:
+            if seconds > inj.max_batch_seconds and self.t.counters.step + 1 >= inj.from_step:
                 raise torch.OutOfMemoryError(
                     f"CUDA out of memory (injected by ASR_DIST_INJECT_OOM on rank {inj.rank}: micro-batch "
                     f"of {seconds:.1f} padded seconds > {inj.max_batch_seconds:g})")
