@@ -104,3 +104,23 @@ def test_two_machines_on_loopback(small_corpus, tmp_path):
     a, b = s["param_checksums"]
     assert a == pytest.approx(b, rel=1e-9)
     assert "waiting for machine 0" in results[0][1]
+
+
+def test_generated_config_reruns_with_plain_accelerate_launch(small_corpus, tmp_path):
+    """The README's promise: `accelerate launch --config_file <generated yaml> -m asr_dist.train
+    --config <run>/run_config.yaml` reruns the job (here: continues it) without asr-dist's launcher."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "ddp"
+    first = _launch(small_corpus, out, "--num-processes", 2, "--max-steps", 4, "--save-every", 4, cwd=tmp_path)
+    yaml_path = out / "ddp-2xcpu.accelerate.yaml"
+    accelerate = os.path.join(os.path.dirname(sys.executable), "accelerate")
+    proc = subprocess.run([accelerate, "launch", "--config_file", str(yaml_path), "-m", "asr_dist.train",
+                           "--config", str(out / "run_config.yaml"), "--max-steps", "8", "--resume", "auto"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "DS_ACCELERATOR": "cpu"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    s = read_json(out / "run_summary.json")
+    assert s["world_size"] == 2 and s["steps"] == 8 and s["resumed_from"].endswith("checkpoint-4")
+    assert s["samples_seen"] > first["samples_seen"]
