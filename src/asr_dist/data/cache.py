@@ -78,20 +78,25 @@ class AudioInfoCache:
         digest = hashlib.sha1(folder.encode("utf-8", "surrogateescape")).hexdigest()[:20]
         return os.path.join(self.root, "audio-info", digest + ".json")
 
+    @staticmethod
+    def _read_shard(shard: str | None, folder: str) -> dict:
+        """The entries a shard file holds for `folder`; {} when absent, stale or corrupt
+        (a corrupt cache is a cold cache)."""
+        if not shard or not os.path.isfile(shard):
+            return {}
+        try:
+            with open(shard, encoding="utf-8") as fh:
+                data = json.load(fh)
+            if data.get("version") == VERSION and data.get("folder") == folder:
+                return data["files"]
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        return {}
+
     def _folder(self, folder: str) -> dict:
         files = self._folders.get(folder)
         if files is None:
-            files = {}
-            shard = self._shard_path(folder)
-            if shard and os.path.isfile(shard):
-                try:
-                    with open(shard, encoding="utf-8") as fh:
-                        data = json.load(fh)
-                    if data.get("version") == VERSION and data.get("folder") == folder:
-                        files = data["files"]
-                except (OSError, ValueError, KeyError, TypeError):
-                    files = {}  # a corrupt cache is a cold cache
-            self._folders[folder] = files
+            files = self._folders[folder] = self._read_shard(self._shard_path(folder), folder)
         return files
 
     def get(self, path: str, key: tuple[int, int]) -> list | None:
@@ -122,15 +127,7 @@ class AudioInfoCache:
             mine = self._folders[folder]
             try:
                 os.makedirs(os.path.dirname(shard), exist_ok=True)
-                merged = {}
-                if os.path.isfile(shard):
-                    try:
-                        with open(shard, encoding="utf-8") as fh:
-                            data = json.load(fh)
-                        if data.get("version") == VERSION and data.get("folder") == folder:
-                            merged = data["files"]
-                    except (OSError, ValueError, KeyError, TypeError):
-                        merged = {}
+                merged = self._read_shard(shard, folder)
                 merged.update(mine)
                 fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=os.path.dirname(shard))
                 with os.fdopen(fd, "w", encoding="utf-8") as fh:
