@@ -3,7 +3,8 @@ import random
 
 import pytest
 
-from asr_dist.train.backoff import BackoffState, OomInjection, bucket_of, padded_seconds, split
+from asr_dist.train.backoff import BackoffState, bucket_of, padded_seconds, split
+from asr_dist.train.inject import OomInjection
 
 
 def test_halving_sequence_per_bucket_and_longer_ones():
@@ -48,6 +49,8 @@ def test_injection_spec():
     assert OomInjection.from_env({"ASR_DIST_INJECT_OOM": "rank=1,max_batch_seconds=6.5"}) == OomInjection(1, 6.5)
     assert OomInjection.from_env({}) is None
     assert OomInjection.from_env({"ASR_DIST_INJECT_OOM": "rank=0,max_batch_seconds=9,from_step=5"}).from_step == 5
-    with pytest.raises(ValueError, match="rank=R,max_batch_seconds=S"):
-        OomInjection.from_env({"ASR_DIST_INJECT_OOM": "rank=1"})
+    assert OomInjection.from_env({"ASR_DIST_INJECT_OOM": "rank=1,max_batch_seconds=9,phase=backward"}).phase == "backward"
+    for bad in ("rank=1", "rank=1,max_batch_seconds=9,phase=optimizer", "rank=1,max_batch_seconds=9,stepp=2"):
+        with pytest.raises(ValueError, match="rank=R,max_batch_seconds=S"):
+            OomInjection.from_env({"ASR_DIST_INJECT_OOM": bad})
     assert bucket_of(4.0) == 4 and bucket_of(4.01) == 5

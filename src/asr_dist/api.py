@@ -50,20 +50,58 @@ def launch(config: str | RunConfig | None = None, dry_run: bool = False, say=_sa
     if dry_run:
         prepared.release()
         return info
-    try:
-        return _run_prepared(prepared, say)
-    finally:
-        prepared.release()
+    restarts = 0
+    while True:
+        try:
+            code = _start(prepared, say)
+            if not _restart_after_oom(prepared, code, restarts, say):
+                return _finish(prepared, code)
+        finally:
+            prepared.release()
+        restarts += 1
+        prepared = prepare_run(prepared.cfg.replace(resume="auto"), say)
 
 
-def _run_prepared(prepared, say) -> dict:
+def _restart_after_oom(prepared, code: int, restarts: int, say) -> bool:
+    """True when ranks left after an OOM that could not be recovered in place (ZeRO-3 forward,
+    DeepSpeed backward) and recorded a smaller limit: restart from the last checkpoint with it."""
+    from .train import checkpoint as ckpt
+    from .train import restart
+    from .train.restart import MAX_RESTARTS
+
+    records = restart.read_records(prepared.run_dir) if code != 0 else []
+    if not records or (prepared.cfg.num_machines > 1 and prepared.cfg.machine_rank > 0):
+        return False
+    resume = f"asr-dist launch --output-dir {prepared.run_dir} --resume auto"
+    fatal = [r for r in records if r.get("fatal")]
+    if fatal:
+        restart.clear_records(prepared.run_dir)
+        if _fresh_summary(prepared) is not None:
+            return False  # a single process wrote it, with the error
+        raise RunFailed(f"{fatal[0]['fatal']} (rank {fatal[0]['rank']}, step {fatal[0]['step']}); "
+                        f"the last checkpoint in {prepared.run_dir} is intact")
+    if prepared.cfg.num_machines > 1:
+        raise RunFailed(f"{'; '.join(map(restart.describe, records))}; the smaller limit is recorded in "
+                        f"{prepared.run_dir}: relaunch on every machine with `{resume}`")
+    if restarts >= MAX_RESTARTS:
+        raise RunFailed(f"out of memory again after {restarts} restarts with smaller micro-batches; the plan is far "
+                        f"from what fits: try --gradient-checkpointing on or --strategy zero3-offload, then `{resume}`")
+    last = ckpt.list_checkpoints(prepared.run_dir)
+    say(restart.restart_message(records, last[-1][1] if last else None))
+    return True
+
+
+def _start(prepared, say) -> int:
     from .launching.runner import run
 
     say(f"plan: {prepared.plan.chosen.strategy} x{prepared.plan.chosen.num_processes} "
         f"({prepared.plan.chosen.precision}, micro-batch {prepared.plan.chosen.micro_batch_seconds:.1f} s x "
         f"{prepared.plan.chosen.gradient_accumulation_steps} accumulation); run folder {prepared.run_dir}")
     say(f"launching: {prepared.command.shell()}")
-    code = run(prepared.command)
+    return run(prepared.command)
+
+
+def _finish(prepared, code: int) -> dict:
     if prepared.cfg.num_machines > 1 and prepared.cfg.machine_rank > 0:
         # machine 0's rank 0 writes the run summary; the other machines report their exit code
         if code != 0:
@@ -72,14 +110,19 @@ def _run_prepared(prepared, say) -> dict:
     return _read_summary(prepared, code)
 
 
-def _read_summary(prepared, code: int) -> dict:
-    """run_summary.json of the run just started (not an older one), with "run_dir" added."""
+def _fresh_summary(prepared) -> dict | None:
+    """run_summary.json of the run just started (not an older one)."""
     summary_path = os.path.join(prepared.run_dir, SUMMARY_FILE)
-    summary = None
     if os.path.isfile(summary_path) and os.path.getmtime(summary_path) >= os.path.getmtime(
             os.path.join(prepared.run_dir, "run_config.yaml")):
         with open(summary_path, encoding="utf-8") as fh:
-            summary = json.load(fh)
+            return json.load(fh)
+    return None
+
+
+def _read_summary(prepared, code: int) -> dict:
+    """run_summary.json of the run just started, with "run_dir" added."""
+    summary = _fresh_summary(prepared)
     if summary is None or (code != 0 and summary.get("exit_code", 0) == 0):
         raise RunFailed(f"training exited with code {code}; see the output above and {prepared.run_dir}/logs")
     summary["run_dir"] = prepared.run_dir

@@ -110,10 +110,10 @@ def _print_summary(s: dict) -> None:
 @run_options
 def train(config_file, **options):
     """The training loop itself (what `accelerate launch` runs on every rank)."""
-    from ..train.entry import train_main
+    from ..train.entry import exit_rank, train_main
 
     cfg = build_config(config_file, options)
-    sys.exit(train_main(cfg))
+    exit_rank(train_main(cfg))
 
 
 @cli.command()

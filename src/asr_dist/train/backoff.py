@@ -12,7 +12,6 @@ exactly those of the plan.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, field
 
 
@@ -89,26 +88,3 @@ class BackoffState:
     def load_state_dict(self, d: dict) -> None:
         self.limits = {int(k): float(v) for k, v in d.get("limits", {}).items()}
         self.good_steps = int(d.get("good_steps", 0))
-
-
-@dataclass(frozen=True)
-class OomInjection:
-    """ASR_DIST_INJECT_OOM="rank=R,max_batch_seconds=S[,from_step=N]": on rank R, every forward of a
-    micro-batch holding more than S seconds of padded audio (from optimizer step N on, default 1)
-    raises the out-of-memory error CUDA raises."""
-
-    rank: int
-    max_batch_seconds: float
-    from_step: int = 1
-
-    @classmethod
-    def from_env(cls, env=os.environ) -> "OomInjection | None":
-        raw = env.get("ASR_DIST_INJECT_OOM", "").strip()
-        if not raw:
-            return None
-        try:
-            fields = dict(part.split("=", 1) for part in raw.split(","))
-            return cls(int(fields["rank"]), float(fields["max_batch_seconds"]), int(fields.get("from_step", 1)))
-        except (KeyError, ValueError):
-            raise ValueError(f"ASR_DIST_INJECT_OOM: expected 'rank=R,max_batch_seconds=S[,from_step=N]', "
-                             f"got {raw!r}") from None

@@ -50,11 +50,12 @@ def transcribe(model, processor, utterances, *, device, budget_seconds: float = 
                 with (autocast() if autocast is not None else contextlib.nullcontext()):
                     logits = model(**inputs).logits
             except torch.OutOfMemoryError:
+                # on_oom may end the evaluation (one utterance alone; ZeRO-3) by raising
+                if on_oom is not None:
+                    on_oom([utterances[i] for i in group] if group is not None else [filler])
                 if group is None or len(group) == 1:
                     raise
                 # evaluation has no optimizer state to keep consistent: halve and retry this batch
-                if on_oom is not None:
-                    on_oom(sum(utterances[i].duration for i in group), len(group))
                 half = len(group) // 2
                 pending[:0] = [group[:half], group[half:]]
                 if torch.cuda.is_available():

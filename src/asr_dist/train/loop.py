@@ -22,8 +22,11 @@ from ..data.sampler import DurationBatchSampler
 from . import checkpoint as ckpt
 from .batches import Collator
 from .evaluate import error_rates, eval_groups, transcribe
-from .monitor import Monitor, peak_memory_bytes
-from .step import AGREEMENT_SECONDS, StepExecutor, StepResult, UnrecoverableOOM, gather_rows
+from .inject import nonfinite_steps
+from .monitor import Monitor
+from . import restart
+from .step import AGREEMENT_SECONDS, OomNeedsRestart, StepExecutor, StepResult, UnrecoverableOOM
+from .summary import peak_memory_scalars, run_summary
 
 EXIT_SIGNALLED = 75  # stopped by SIGTERM/SIGUSR1 after writing a checkpoint (EX_TEMPFAIL)
 EXIT_NONFINITE = 3  # too many non-finite losses in a row
@@ -81,12 +84,6 @@ def _rng_seed_all(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _inject_nonfinite_steps() -> set[int]:
-    """ASR_DIST_INJECT_NONFINITE="3,4": make the loss of those steps NaN (fault injection)."""
-    raw = os.environ.get("ASR_DIST_INJECT_NONFINITE", "")
-    return {int(x) for x in raw.split(",") if x.strip()}
-
-
 class Trainer:
     def __init__(self, cfg: RunConfig, plan: TrainPlan, accelerator, processor, model, train_utts,
                  eval_utts, run_dir: str, skipped: dict, plan_dict: dict):
@@ -111,7 +108,7 @@ class Trainer:
                                             seed=cfg.seed, world_size=accelerator.num_processes,
                                             rank=accelerator.process_index)
         self.stop = StopRequest()
-        self.inject_nonfinite = _inject_nonfinite_steps()
+        self.inject_nonfinite = nonfinite_steps()
         self.oom_backoffs: list[dict] = []
         self.error: str | None = None
         self.eval_oom_retries = 0
@@ -161,6 +158,8 @@ class Trainer:
         if self.cfg.eval_max_utterances:
             utts = utts[: self.cfg.eval_max_utterances]
         budget = max(self.plan.micro_batch_seconds, 1.0)
+        if self.executor.forward_collectives:  # ZeRO-3: an OOM cannot be halved in place, stay below the last one
+            budget = min(budget, max(self.executor.backoff.smallest_limit(), 1.0))
         shards = [list(range(r, len(utts), acc.num_processes)) for r in range(acc.num_processes)]
         passes = max(len(eval_groups([utts[i] for i in shard], budget)) for shard in shards)
         mine = shards[acc.process_index]
@@ -178,7 +177,12 @@ class Trainer:
         result["utterances"] = len(by_index)
         return result
 
-    def _eval_oom(self, seconds: float, count: int) -> None:
+    def _eval_oom(self, batch: list) -> None:
+        """An evaluation batch ran out of memory on this rank. The other ranks are in their own
+        evaluation: halve it and go on, except when that cannot work (train/step.py)."""
+        seconds, count = sum(u.duration for u in batch), len(batch)
+        if count == 1 or self.executor.forward_collectives:
+            self.executor.leave_after_eval_oom(batch)
         self.eval_oom_retries += 1
         print(f"eval (rank {self.acc.process_index}): out of memory on {count} utterances ({seconds:.1f} s); "
               f"evaluating them in halves", flush=True)
@@ -207,6 +211,7 @@ class Trainer:
         monitor = Monitor(acc, os.path.join(self.run_dir, "logs"), cfg.max_steps, start_step)
         if resume_path:
             monitor.line(f"resumed from {resume_path} at step {start_step}")
+        restart.adopt_records(self, monitor)
         monitor.line(f"data: {len(self.train_utts)} training and {len(self.eval_utts)} evaluation utterances kept"
                      + (f"; skipped: {', '.join(f'{k}={v}' for k, v in sorted(self.skipped.items()))}"
                         if self.skipped else "; none skipped"))
@@ -265,7 +270,7 @@ class Trainer:
                         "perf/micro_batch_seconds": self.plan.micro_batch_seconds,
                         "perf/step_seconds": time.time() - t_step,
                         "perf/agreement_seconds_per_step": AGREEMENT_SECONDS[0] / max(1, c.step - start_step),
-                        **self.peak_memory_scalars()})
+                        **peak_memory_scalars(acc)})
                     monitor.postfix.update(loss=f"{c.train_loss:.3f}", aud_s=f"{aps:.0f}/s")
                     window = {"loss": 0.0, "n": 0, "audio": 0.0, "utts": 0, "t": time.time()}
                 if self.eval_utts and (c.step % cfg.eval_every == 0 or c.step == cfg.max_steps):
@@ -286,6 +291,11 @@ class Trainer:
                         break
         except ckpt.CheckpointWriteError as exc:
             exit_code = self._write_failed(monitor, exc)
+        except OomNeedsRestart as exc:
+            self.error = restart.record_and_say(self.run_dir, exc)
+            exit_code = EXIT_OOM
+            if acc.num_processes > 1:
+                raise  # the other ranks wait in a collective: this rank joins none (entry.py)
         finally:
             monitor.close()
         wall = time.time() - t_seg
@@ -295,7 +305,7 @@ class Trainer:
                 ckpt.save_final_model(acc, self.model, self.processor, self.run_dir)
             except ckpt.CheckpointWriteError as exc:
                 exit_code = self._write_failed(monitor, exc)
-        summary = self.summary(wall, seg_audio, resume_path, exit_code)
+        summary = run_summary(self, wall, seg_audio, resume_path, exit_code)
         return summary, exit_code
 
     def _write_failed(self, monitor, exc) -> int:
@@ -305,44 +315,3 @@ class Trainer:
         monitor.line(f"stopped at step {self.counters.step}; "
                      + (f"resume from {last[-1][1]} once there is room (--resume auto)" if last else "no checkpoint yet"))
         return EXIT_SAVE_FAILED
-
-    def summary(self, wall: float, seg_audio: float, resume_path, exit_code: int) -> dict:
-        acc, c = self.acc, self.counters
-        peaks = torch.tensor([peak_memory_bytes(), self.param_checksum()], dtype=torch.float64, device=acc.device)
-        rows = acc.gather(peaks[None]).tolist() if acc.num_processes > 1 else [peaks.tolist()]
-        peaks = [r[0] for r in rows]
-        checksums = None if self.plan.strategy.startswith("zero3") else [r[1] for r in rows]
-        return {
-            "strategy": self.plan.strategy, "world_size": acc.num_processes,
-            "num_machines": int(os.environ.get("ASR_DIST_NUM_MACHINES", self.cfg.num_machines)),
-            "steps": c.step, "samples_seen": c.samples_seen, "audio_seconds_seen": c.audio_seconds_seen,
-            "train_loss_final": c.train_loss,
-            "eval": {"wer": c.last_eval.get("wer"), "cer": c.last_eval.get("cer")},
-            "best_wer": c.best_wer, "best_step": c.best_step, "oom_backoffs": self.oom_backoffs,
-            "oom_limit_seconds": self.executor.backoff.smallest_limit(), "error": self.error,
-            "eval_oom_retries": int(sum(r[0] for r in gather_rows(acc, [float(self.eval_oom_retries)]))),
-            "skipped": self.skipped, "nonfinite_steps": c.nonfinite_steps,
-            "wall_seconds": c.wall_seconds_before,
-            "audio_seconds_per_second": seg_audio / wall if wall > 0 else 0.0,
-            "peak_memory_bytes": [int(p) for p in peaks],
-            "predicted_peak_bytes": self.plan.predicted_peak_bytes,
-            "resumed_from": resume_path,
-            "micro_batch_seconds": self.plan.micro_batch_seconds,
-            "gradient_accumulation_steps": self.plan.accumulation,
-            "precision": self.plan.precision,
-            "param_checksums": checksums,
-            "agreement_seconds_per_step": AGREEMENT_SECONDS[0] / max(1, c.step - self.start_step),
-            "exit_code": exit_code,
-        }
-
-    def peak_memory_scalars(self) -> dict:
-        """memory/peak_bytes_rank<r> for every rank (one small gather per logging interval)."""
-        mine = torch.tensor([float(peak_memory_bytes())], dtype=torch.float64, device=self.acc.device)
-        peaks = self.acc.gather(mine).tolist() if self.acc.num_processes > 1 else mine.tolist()
-        return {f"memory/peak_bytes_rank{r}": p for r, p in enumerate(peaks)}
-
-    def param_checksum(self) -> float:
-        """Sum of |parameter| over the model, per rank: equal on every rank when replicas are in
-        sync (DDP, ZeRO-1/2). ZeRO-3 shards parameters, so there it is not comparable."""
-        with torch.no_grad():
-            return float(sum(p.detach().double().abs().sum() for p in self.acc.unwrap_model(self.model).parameters()))

@@ -21,11 +21,25 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .backoff import BackoffState, OomInjection, padded_seconds, split
+from .backoff import BackoffState, padded_seconds, split
+from .inject import OomInjection, install_oom_injection
 
 
 class UnrecoverableOOM(RuntimeError):
     """Even one utterance per micro-batch runs out of memory (on some rank)."""
+
+
+class OomNeedsRestart(RuntimeError):
+    """An OOM while the other ranks are inside a collective this rank will never join (ZeRO-3
+    gathers parameters inside forward; DeepSpeed reduces gradients inside backward): the step
+    cannot be re-cut in place. `event` holds the limit learned; the rank records it and leaves,
+    and the launcher restarts from the last checkpoint with it (train/restart.py)."""
+
+    def __init__(self, event: dict, fatal: str = ""):
+        self.event, self.fatal = event, fatal
+        where = f"{event['from_batch_seconds']:g} s micro-batch in {event['phase']}"
+        super().__init__(f"rank {event['rank']}: " + (fatal or f"out of memory in step {event['step']} on a {where}, "
+                                                             f"while the other ranks were inside a collective"))
 
 
 @dataclass
@@ -71,28 +85,12 @@ class StepExecutor:
         self.backoff = BackoffState(planned_seconds, probe_after=trainer.cfg.oom_probe_after)
         if start_limit is not None and start_limit < planned_seconds:
             self.backoff.adopt(start_limit, 1)
-        self.injection = OomInjection.from_env()
         self.lockstep = self.acc.distributed_type.name == "DEEPSPEED"
+        # ZeRO-3 all-gathers parameters inside forward: the ranks cannot agree mid-forward
+        self.forward_collectives = self.lockstep and trainer.plan.strategy.startswith("zero3")
         self.ddp = self.acc.num_processes > 1 and not self.lockstep
-        self._install_injection()
-
-    # --- fault injection: raise where a real CUDA OOM would, inside the forward pass ----------
-    def _install_injection(self) -> None:
-        inj = self.injection
-        if inj is None or inj.rank != self.acc.process_index:
-            return
-        base = self.acc.unwrap_model(self.t.model)
-        fps = 16000 / base.config.inputs_to_logits_ratio
-
-        def hook(_module, args):
-            hidden = args[0]
-            seconds = hidden.shape[0] * hidden.shape[1] / fps
-            if seconds > inj.max_batch_seconds and self.t.counters.step + 1 >= inj.from_step:
-                raise torch.OutOfMemoryError(
-                    f"CUDA out of memory (injected by ASR_DIST_INJECT_OOM on rank {inj.rank}: micro-batch "
-                    f"of {seconds:.1f} padded seconds > {inj.max_batch_seconds:g})")
-
-        base.wav2vec2.encoder.register_forward_pre_hook(hook)
+        install_oom_injection(OomInjection.from_env(), self.acc, self.acc.unwrap_model(trainer.model),
+                              lambda: trainer.counters.step + 1)
 
     # --- pieces ---------------------------------------------------------------------------------
     def _loss(self, idx: list[int], weight: float):
@@ -216,10 +214,13 @@ class StepExecutor:
             except Exception as exc:  # noqa: BLE001
                 if not _is_oom(exc):
                     raise
-                oom = (padded_seconds(idx, self.durations), max(self.durations[i] for i in idx))
-                fatal = len(idx) == 1
-                message = self._single_utterance_message(idx) if fatal else ""
+                part = idx or filler
+                oom = (padded_seconds(part, self.durations), max(self.durations[i] for i in part))
+                fatal = len(part) == 1
+                message = self._single_utterance_message(part) if fatal else ""
                 del exc
+            if oom and self.forward_collectives:
+                self._needs_restart(oom, "forward", message)
             new_limit = self.backoff.on_oom(*oom) if oom and not fatal else 0.0
             bucket = 1 if not oom else max(1, int(oom[1] + 0.999999))
             rows = gather_rows(acc, [1.0 if oom else 0.0, new_limit, bucket, 1.0 if fatal else 0.0,
@@ -245,10 +246,38 @@ class StepExecutor:
                 loss_sum += float(loss.detach()) * weight
                 seconds += secs
             with acc.accumulate(t.model):
-                acc.backward(loss * weight * engine_gas)
+                try:
+                    acc.backward(loss * weight * engine_gas)
+                except torch.OutOfMemoryError:
+                    part = idx or filler  # gradients are reduced inside DeepSpeed's backward
+                    single = len(part) == 1
+                    self._needs_restart((padded_seconds(part, self.durations),
+                                         max(self.durations[i] for i in part)), "backward",
+                                        self._single_utterance_message(part) if single else "")
             k += 1
         rows = gather_rows(acc, [0.0 if finite else 1.0, n_step, seconds, loss_sum, float(t.stop.signum > 0)])
         return self._finish(rows, events, stepped_by_engine=True)
+
+    def _needs_restart(self, oom: tuple[float, float], phase: str, fatal: str) -> None:
+        failed, longest = oom
+        new = self.backoff.on_oom(failed, longest) if not fatal else failed
+        event = self._event(self.acc.process_index, failed, new)
+        event["phase"] = phase
+        raise OomNeedsRestart(event, fatal)
+
+    def leave_after_eval_oom(self, batch: list) -> None:
+        """An evaluation batch ran out of memory where halving it cannot help: one utterance
+        alone (fatal), or under ZeRO-3 (the other ranks are gathering parameters for their next
+        forward). Leave with half that batch recorded as the limit for every batch."""
+        seconds = sum(u.duration for u in batch)
+        event = self._event(self.acc.process_index, seconds, max(seconds / 2.0, 0.5))
+        event.update(step=self.t.counters.step, phase="evaluation")
+        fatal = ""
+        if len(batch) == 1:
+            fatal = (f"evaluation: out of memory on one utterance alone: {batch[0].audio_path} ({seconds:.2f} s); "
+                     f"the plan predicted {self.t.plan.predicted_peak_bytes / 2**30:.2f} GiB per device. Try "
+                     f"--max-duration below {seconds:.1f} or --strategy zero3-offload")
+        raise OomNeedsRestart(event, fatal)
 
     def _pad_to_max(self, pieces: list) -> list:
         """Same number of micro-batches on every rank: pad with zero-weight fillers (None)."""
