@@ -16,8 +16,8 @@ from ..errors import UserError
 from ..runs import PLAN_FILE, SUMMARY_FILE, freezes_feature_encoder, load_data, read_vocab, resolve_inputs
 from . import checkpoint as ckpt
 from .loop import EXIT_OOM, Trainer, TrainPlan
-from .step import OomNeedsRestart
 from .model import build_model, build_processor, folder_has_processor, load_processor
+from .step import OomNeedsRestart
 
 
 def make_accelerator(plan: TrainPlan):

@@ -20,11 +20,11 @@ import torch
 from ..config import RunConfig
 from ..data.sampler import DurationBatchSampler
 from . import checkpoint as ckpt
+from . import restart
 from .batches import Collator
 from .evaluate import error_rates, eval_groups, transcribe
 from .inject import nonfinite_steps
 from .monitor import Monitor
-from . import restart
 from .step import AGREEMENT_SECONDS, OomNeedsRestart, StepExecutor, StepResult, UnrecoverableOOM
 from .summary import peak_memory_scalars, run_summary
 

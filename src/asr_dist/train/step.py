@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .backoff import BackoffState, padded_seconds, split
+from .backoff import BackoffState, bucket_of, padded_seconds, split
 from .inject import OomInjection, install_oom_injection
 
 
@@ -185,7 +185,7 @@ class StepExecutor:
         for r, row in enumerate(rows):
             if row[6]:
                 events.append(self._event(r, row[9], row[7]))
-                self.backoff.adopt(row[7], max(1, int(row[8] + 0.999999)))
+                self.backoff.adopt(row[7], bucket_of(row[8]))
         return self._finish(rows, events)
 
     def _empty_cache(self) -> None:
@@ -220,9 +220,9 @@ class StepExecutor:
                 message = self._single_utterance_message(part) if fatal else ""
                 del exc
             if oom and self.forward_collectives:
-                self._needs_restart(oom, "forward", message)
+                self._needs_restart(part, "forward")
             new_limit = self.backoff.on_oom(*oom) if oom and not fatal else 0.0
-            bucket = 1 if not oom else max(1, int(oom[1] + 0.999999))
+            bucket = 1 if not oom else bucket_of(oom[1])
             rows = gather_rows(acc, [1.0 if oom else 0.0, new_limit, bucket, 1.0 if fatal else 0.0,
                                       oom[0] if oom else 0.0])
             if any(r[3] for r in rows):
@@ -248,18 +248,16 @@ class StepExecutor:
             with acc.accumulate(t.model):
                 try:
                     acc.backward(loss * weight * engine_gas)
-                except torch.OutOfMemoryError:
-                    part = idx or filler  # gradients are reduced inside DeepSpeed's backward
-                    single = len(part) == 1
-                    self._needs_restart((padded_seconds(part, self.durations),
-                                         max(self.durations[i] for i in part)), "backward",
-                                        self._single_utterance_message(part) if single else "")
+                except torch.OutOfMemoryError:  # gradients are reduced inside DeepSpeed's backward
+                    self._needs_restart(idx or filler, "backward")
             k += 1
         rows = gather_rows(acc, [0.0 if finite else 1.0, n_step, seconds, loss_sum, float(t.stop.signum > 0)])
         return self._finish(rows, events, stepped_by_engine=True)
 
-    def _needs_restart(self, oom: tuple[float, float], phase: str, fatal: str) -> None:
-        failed, longest = oom
+    def _needs_restart(self, part: list[int], phase: str) -> None:
+        """This rank's micro-batch `part` ran out of memory inside a collective: leave."""
+        failed, longest = padded_seconds(part, self.durations), max(self.durations[i] for i in part)
+        fatal = self._single_utterance_message(part) if len(part) == 1 else ""
         new = self.backoff.on_oom(failed, longest) if not fatal else failed
         event = self._event(self.acc.process_index, failed, new)
         event["phase"] = phase
