@@ -20,8 +20,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from _results import save_result  # benchmarks/_results.py (scripts run by path)
-
 OUT = Path(__file__).resolve().parent / "results" / "plan_latency.json"
 GOAL_SECONDS = 3.0
 SPECS = ["1xA100-80GB", "8xV100-16GB", "8xA100-40GB", "4x8xA100-80GB", "2x8xH100-80GB,8xA100-40GB",
@@ -105,7 +103,10 @@ def main(argv=None) -> int:
         result = run(specs, repeats, work)
     print(render(result))
     out = args.out or (None if args.tiny else str(OUT))
-    save_result(result, out)
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {out}")
     return 0
 
 
