@@ -23,6 +23,7 @@ import torch
 
 from .backoff import BackoffState, bucket_of, padded_seconds, split
 from .inject import OomInjection, install_oom_injection
+from .restart import describe
 
 
 class UnrecoverableOOM(RuntimeError):
@@ -37,9 +38,7 @@ class OomNeedsRestart(RuntimeError):
 
     def __init__(self, event: dict, fatal: str = ""):
         self.event, self.fatal = event, fatal
-        where = f"{event['from_batch_seconds']:g} s micro-batch in {event['phase']}"
-        super().__init__(f"rank {event['rank']}: " + (fatal or f"out of memory in step {event['step']} on a {where}, "
-                                                             f"while the other ranks were inside a collective"))
+        super().__init__(f"rank {event['rank']}: {fatal}" if fatal else describe(event))
 
 
 @dataclass
@@ -215,12 +214,12 @@ class StepExecutor:
                 if not _is_oom(exc):
                     raise
                 part = idx or filler
+                if self.forward_collectives:  # the other ranks are gathering parameters: leave
+                    self._needs_restart(part, "forward")
                 oom = (padded_seconds(part, self.durations), max(self.durations[i] for i in part))
                 fatal = len(part) == 1
                 message = self._single_utterance_message(part) if fatal else ""
                 del exc
-            if oom and self.forward_collectives:
-                self._needs_restart(part, "forward")
             new_limit = self.backoff.on_oom(*oom) if oom and not fatal else 0.0
             bucket = 1 if not oom else bucket_of(oom[1])
             rows = gather_rows(acc, [1.0 if oom else 0.0, new_limit, bucket, 1.0 if fatal else 0.0,
